@@ -1,0 +1,295 @@
+"""Settings from ``OTEL_*`` environment variables and ``init()`` keywords, validated once.
+
+Precedence: keyword argument > environment variable > default. A bad value never raises: it logs one
+warning that names the variable and falls back to the safe default (docs/configuration.md lists them all).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+_log = logging.getLogger("otel_genai")
+_warned: set[str] = set()  # one warning per variable per process, however often init() runs
+
+DEFAULT_ENDPOINT = "http://localhost:4318"
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_METRIC_EXPORT_INTERVAL_MS = 60_000
+DEFAULT_MAX_CONTENT_LENGTH = 16_384
+SIGNALS = ("traces", "metrics", "logs")
+EXPORTERS = frozenset({"otlp", "console", "none"})
+SAMPLERS = frozenset(
+    {
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    }
+)
+
+
+class ContentCapture(enum.Enum):
+    """Where prompt and completion text may go (``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``)."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+    EVENT_ONLY = "EVENT_ONLY"
+    SPAN_AND_EVENT = "SPAN_AND_EVENT"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def on_event(self) -> bool:
+        return self in (ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def enabled(self) -> bool:
+        return self is not ContentCapture.NO_CONTENT
+
+
+class Temporality(enum.Enum):
+    DELTA = "delta"
+    CUMULATIVE = "cumulative"
+    LOWMEMORY = "lowmemory"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``init()`` and the instrumentors need, resolved and validated."""
+
+    disabled: bool = False
+    service_name: str | None = None
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # signal -> full URL
+    headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # signal -> headers
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    exporters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # signal -> exporter names
+    temporality: Temporality = Temporality.DELTA
+    metric_export_interval_ms: int = DEFAULT_METRIC_EXPORT_INTERVAL_MS
+    sampler: str = "parentbased_always_on"
+    sampler_arg: float = 1.0
+    disabled_instrumentations: frozenset[str] = frozenset()
+    capture_content: ContentCapture = ContentCapture.NO_CONTENT
+    max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
+    semconv_attributes: bool = True
+    legacy_attributes: bool = True
+    per_chunk_metrics: bool = False
+
+    @classmethod
+    def resolve(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``) with ``overrides`` (``init()`` keywords) on top."""
+        return _Resolver(env if env is not None else os.environ, overrides or {}).settings()
+
+
+class _Resolver:
+    def __init__(self, env: Mapping[str, str], overrides: Mapping[str, Any]) -> None:
+        self.env = env
+        self.kw = {k: v for k, v in overrides.items() if v is not None}
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def warn(self, name: str, value: object, expected: str, fallback: object) -> None:
+        if name not in _warned:
+            _warned.add(name)
+            _log.warning(
+                "otel-genai: %s=%r is invalid (%s); using %r instead", name, value, expected, fallback
+            )
+
+    def boolean(self, key: str, name: str, default: bool) -> bool:
+        if key in self.kw:
+            return bool(self.kw[key])
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("true", "1", "yes", "on"):
+            return True
+        if raw.lower() in ("false", "0", "no", "off"):
+            return False
+        self.warn(name, raw, "expected true or false", default)
+        return default
+
+    def number(self, key: str, name: str, default: float, *, minimum: float = 0.0) -> float:
+        value: object = self.kw.get(key, self.raw(name))
+        if value is None:
+            return default
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not number >= minimum or number == float("inf"):
+            self.warn(name, value, f"expected a number >= {minimum:g}", default)
+            return default
+        return number
+
+    def settings(self) -> Settings:
+        return Settings(
+            disabled=self.boolean("disabled", "OTEL_SDK_DISABLED", False),
+            service_name=self.kw.get("service_name") or self.raw("OTEL_SERVICE_NAME"),
+            resource_attributes=self.resource_attributes(),
+            endpoints={signal: self.endpoint(signal) for signal in SIGNALS},
+            headers={signal: self.headers(signal) for signal in SIGNALS},
+            timeout_s=self.number("timeout", "OTEL_EXPORTER_OTLP_TIMEOUT", DEFAULT_TIMEOUT_S * 1000) / 1000,
+            exporters={signal: self.exporters(signal) for signal in SIGNALS},
+            temporality=self.temporality(),
+            metric_export_interval_ms=int(
+                self.number(
+                    "metric_export_interval",
+                    "OTEL_METRIC_EXPORT_INTERVAL",
+                    DEFAULT_METRIC_EXPORT_INTERVAL_MS,
+                    minimum=1,
+                )
+            ),
+            sampler=self.sampler(),
+            sampler_arg=self.sampler_arg(),
+            disabled_instrumentations=self.disabled_instrumentations(),
+            capture_content=self.capture_content(),
+            max_content_length=int(
+                self.number(
+                    "max_content_length",
+                    "OTEL_INSTRUMENTATION_GENAI_MAX_CONTENT_LENGTH",
+                    DEFAULT_MAX_CONTENT_LENGTH,
+                )
+            ),
+            semconv_attributes=self.boolean(
+                "semconv_attributes", "OTEL_INSTRUMENTATION_GENAI_SEMCONV_ATTRIBUTES", True
+            ),
+            legacy_attributes=self.boolean(
+                "legacy_attributes", "OTEL_INSTRUMENTATION_GENAI_LEGACY_ATTRIBUTES", True
+            ),
+            per_chunk_metrics=self.boolean(
+                "per_chunk_metrics", "OTEL_INSTRUMENTATION_GENAI_PER_CHUNK_METRICS", False
+            ),
+        )
+
+    def key_values(self, name: str, raw: str) -> dict[str, str] | None:
+        """Parse the W3C-baggage-like ``k=v,k2=v2`` list; None (after one warning) if any item is malformed."""
+        result: dict[str, str] = {}
+        for item in raw.split(","):
+            if not item.strip():
+                continue
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                self.warn(name, raw, "expected comma-separated key=value pairs", {})
+                return None
+            result[unquote(key.strip())] = unquote(value.strip())
+        return result
+
+    def resource_attributes(self) -> dict[str, str]:
+        raw = self.raw("OTEL_RESOURCE_ATTRIBUTES")
+        attributes = (self.key_values("OTEL_RESOURCE_ATTRIBUTES", raw) or {}) if raw else {}
+        attributes.update({str(k): str(v) for k, v in dict(self.kw.get("resource_attributes", {})).items()})
+        return attributes
+
+    def endpoint(self, signal: str) -> str:
+        if signal in self.kw.get("endpoints", {}):
+            return str(self.kw["endpoints"][signal])
+        specific = self.raw(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT")
+        if specific and self.valid_url(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", specific):
+            return specific  # per-signal endpoints are used exactly as given (OTLP spec)
+        base = self.kw.get("endpoint") or self.raw("OTEL_EXPORTER_OTLP_ENDPOINT")
+        if not base or not self.valid_url("OTEL_EXPORTER_OTLP_ENDPOINT", base):
+            base = DEFAULT_ENDPOINT
+        return f"{base.rstrip('/')}/v1/{signal}"
+
+    def valid_url(self, name: str, value: str) -> bool:
+        if value.startswith(("http://", "https://")) and len(value) > len("https://"):
+            return True
+        self.warn(name, value, "expected an http:// or https:// URL", DEFAULT_ENDPOINT)
+        return False
+
+    def headers(self, signal: str) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for name in ("OTEL_EXPORTER_OTLP_HEADERS", f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS"):
+            raw = self.raw(name)
+            if raw:
+                result.update(self.key_values(name, raw) or {})
+        result.update({str(k): str(v) for k, v in dict(self.kw.get("headers", {})).items()})
+        return result
+
+    def exporters(self, signal: str) -> tuple[str, ...]:
+        name = f"OTEL_{signal.upper()}_EXPORTER"
+        value = self.kw.get(f"{signal}_exporter", self.raw(name))
+        if value is None:
+            return ("otlp",)
+        names = [value] if isinstance(value, str) else list(value)
+        parsed = tuple(n.strip().lower() for item in names for n in str(item).split(",") if n.strip())
+        unknown = [n for n in parsed if n not in EXPORTERS]
+        if unknown or not parsed:
+            self.warn(name, value, "expected otlp, console or none", "otlp")
+            return ("otlp",)
+        return tuple(n for n in parsed if n != "none")
+
+    def temporality(self) -> Temporality:
+        name = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
+        value = self.kw.get("temporality", self.raw(name))
+        if value is None:
+            return Temporality.DELTA
+        if isinstance(value, Temporality):
+            return value
+        try:
+            return Temporality(str(value).lower())
+        except ValueError:
+            self.warn(name, value, "expected delta, cumulative or lowmemory", "delta")
+            return Temporality.DELTA
+
+    def sampler(self) -> str:
+        name = "OTEL_TRACES_SAMPLER"
+        value = self.kw.get("sampler", self.raw(name))
+        if value is None:
+            return "parentbased_always_on"
+        if str(value).lower() not in SAMPLERS:
+            self.warn(name, value, "expected one of " + ", ".join(sorted(SAMPLERS)), "parentbased_always_on")
+            return "parentbased_always_on"
+        return str(value).lower()
+
+    def sampler_arg(self) -> float:
+        ratio = self.number("sampler_arg", "OTEL_TRACES_SAMPLER_ARG", 1.0)
+        if ratio > 1.0:
+            self.warn("OTEL_TRACES_SAMPLER_ARG", ratio, "expected a ratio between 0 and 1", 1.0)
+            return 1.0
+        return ratio
+
+    def disabled_instrumentations(self) -> frozenset[str]:
+        value = self.kw.get(
+            "disabled_instrumentations", self.raw("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS") or ""
+        )
+        names = value.split(",") if isinstance(value, str) else value
+        return frozenset(str(n).strip().lower() for n in names if str(n).strip())
+
+    def capture_content(self) -> ContentCapture:
+        name = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+        value = self.kw.get("capture_message_content", self.raw(name))
+        if value is None:
+            return ContentCapture.NO_CONTENT
+        if isinstance(value, ContentCapture):
+            return value
+        if isinstance(value, bool):
+            return ContentCapture.SPAN_ONLY if value else ContentCapture.NO_CONTENT
+        text = str(value).strip().upper()
+        if text in ("TRUE", "FALSE"):
+            # Legacy boolean spelling (openai-v2 instrumentation): accepted, with a nudge to the enum.
+            fallback = ContentCapture.SPAN_ONLY if text == "TRUE" else ContentCapture.NO_CONTENT
+            if name not in _warned:
+                _warned.add(name)
+                _log.warning("otel-genai: %s=%s is deprecated; use %s", name, value, fallback.value)
+            return fallback
+        try:
+            return ContentCapture(text)
+        except ValueError:
+            self.warn(
+                name, value, "expected NO_CONTENT, SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT", "NO_CONTENT"
+            )
+            return ContentCapture.NO_CONTENT

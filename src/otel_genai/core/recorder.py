@@ -1,0 +1,300 @@
+"""Turns invocations into spans, metrics and events: the only place that knows attribute names.
+
+Every provider calls ``start()`` before the request and ``finish()`` once the response (or the stream,
+or the error) is complete. Nothing here may raise into user code: ``finish`` logs failures at debug
+level and still ends the span.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+
+from .. import semconv as sc
+from ..config import ContentCapture, Settings
+from ..version import __version__
+from . import content
+from .invocation import Invocation
+
+_log = logging.getLogger("otel_genai")
+_INFERENCE_KEY = otel_context.create_key("otel_genai.inference")
+_SCOPE = "otel_genai"
+_DEBUG_SEVERITY = 5  # SeverityNumber.DEBUG, without importing the logs API on the hot path
+
+
+def active_invocation() -> Invocation | None:
+    """The inference currently open in this context (any layer), if any."""
+    value = otel_context.get_value(_INFERENCE_KEY)
+    return value if isinstance(value, Invocation) else None
+
+
+def error_type_of(exc: BaseException) -> str:
+    """Low-cardinality error id: ``module.QualName``, unqualified for builtins (python-genai's rule)."""
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _legacy_name(name: str) -> bool:
+    return name.startswith(("gen_ai.openai.", "llm.", "traceloop.", "gen_ai.prompt.", "gen_ai.completion."))
+
+
+class Recorder:
+    """Owns the tracer, the instruments (created once) and the content policy for one configuration."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.capture: ContentCapture = settings.capture_content
+        self.capture_content = settings.capture_content.enabled  # providers read content only when True
+        self._semconv = settings.semconv_attributes
+        self._legacy = settings.legacy_attributes
+        self._limit = settings.max_content_length
+        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        meter = get_meter(_SCOPE, __version__, meter_provider)
+
+        def histogram(name: str, unit: str, description: str) -> Any:
+            return meter.create_histogram(
+                name, unit, description, explicit_bucket_boundaries_advisory=sc.HISTOGRAM_BUCKETS[name]
+            )
+
+        self._duration = histogram(sc.METRIC_OPERATION_DURATION, "s", "GenAI operation duration.")
+        self._tokens = histogram(sc.METRIC_TOKEN_USAGE, "{token}", "Input and output tokens used.")
+        self._ttfc = histogram(sc.METRIC_TIME_TO_FIRST_CHUNK, "s", "Time to the first chunk of a stream.")
+        self._tpoc = histogram(sc.METRIC_TIME_PER_OUTPUT_CHUNK, "s", "Time between chunks of a stream.")
+        self._choices = meter.create_counter(
+            sc.METRIC_GENERATION_CHOICES, "{choice}", "Choices returned by a generation."
+        )
+        self._vector_size = meter.create_counter(
+            sc.METRIC_EMBEDDINGS_VECTOR_SIZE, "{element}", "Size of the returned embedding vectors."
+        )
+        self._events = None
+        if self.capture.on_event:
+            from opentelemetry._logs import get_logger
+
+            self._events = get_logger(_SCOPE, __version__, logger_provider)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, inv: Invocation, *, activate: bool = True) -> None:
+        """Open the span (sampling-relevant attributes at start) or join an inference already open."""
+        inv.start_ns = time.perf_counter_ns()
+        outer = active_invocation()
+        if outer is not None and outer.span is not None:
+            inv.outer = outer  # another layer (e.g. LangChain) owns the span: enrich it, emit nothing
+            return
+        attributes: dict[str, Any] = {sc.OPERATION_NAME: inv.operation}
+        if self._semconv:
+            attributes[sc.PROVIDER_NAME] = inv.provider
+        if self._legacy:
+            attributes[sc.LEGACY_SYSTEM] = sc.LEGACY_SYSTEM_NAMES.get(inv.provider, inv.provider)
+        if inv.request_model:
+            attributes[sc.REQUEST_MODEL] = inv.request_model
+        if inv.server_address:
+            attributes[sc.SERVER_ADDRESS] = inv.server_address
+        if inv.server_port:
+            attributes[sc.SERVER_PORT] = inv.server_port
+        name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
+        inv.span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        if activate:
+            ctx = trace.set_span_in_context(inv.span)
+            inv.context_token = otel_context.attach(otel_context.set_value(_INFERENCE_KEY, inv, ctx))
+
+    def deactivate(self, inv: Invocation) -> None:
+        """Leave the span's context (the call returned; a stream may still be open)."""
+        token, inv.context_token = inv.context_token, None
+        if token is not None:
+            try:
+                otel_context.detach(token)  # type: ignore[arg-type]
+            except Exception:  # a foreign context mix-up must not reach the user
+                _log.debug("otel-genai: context detach failed", exc_info=True)
+
+    def fail(self, inv: Invocation, exc: BaseException, error_type: str | None = None) -> None:
+        """Finish with an error; the caller re-raises the user's exception unchanged."""
+        inv.error_type = error_type or inv.error_type or error_type_of(exc)
+        if inv.span is not None:
+            try:
+                inv.span.record_exception(exc)
+            except Exception:
+                _log.debug("otel-genai: record_exception failed", exc_info=True)
+        self.finish(inv)
+
+    def finish(self, inv: Invocation) -> None:
+        """Emit span attributes, metrics and the event, then end the span. Safe to call more than once."""
+        self.deactivate(inv)
+        if inv.outer is not None:
+            inv.merge_into(inv.outer)
+            inv.outer = None
+            return
+        span = inv.span
+        if span is None:
+            return
+        inv.span = None  # from here on a second finish() is a no-op
+        end_ns = time.perf_counter_ns()
+        try:
+            attributes = self._span_attributes(inv)
+            if span.is_recording():
+                span.set_attributes(attributes)
+                if self.capture.on_span:
+                    span.set_attributes(self._content_attributes(inv))
+            if inv.error_type is not None:
+                span.set_status(Status(StatusCode.ERROR))
+            self._record_metrics(inv, end_ns)
+            if self._events is not None:
+                self._emit_event(inv, attributes, span)
+        except Exception:
+            _log.debug("otel-genai: recording telemetry failed", exc_info=True)
+        finally:
+            span.end()
+
+    # --- attributes --------------------------------------------------------------------------
+
+    def _span_attributes(self, inv: Invocation) -> dict[str, Any]:
+        a: dict[str, Any] = {}
+        semconv, legacy = self._semconv, self._legacy
+
+        def put(key: str, value: Any) -> None:
+            if value is not None:
+                a[key] = value
+
+        put(sc.REQUEST_MAX_TOKENS, inv.max_tokens)
+        put(sc.REQUEST_TEMPERATURE, inv.temperature)
+        put(sc.REQUEST_TOP_P, inv.top_p)
+        put(sc.RESPONSE_MODEL, inv.response_model)
+        if semconv:
+            put(sc.REQUEST_TOP_K, inv.top_k)
+            put(sc.REQUEST_STOP_SEQUENCES, inv.stop_sequences)
+            put(sc.REQUEST_SEED, inv.seed)
+            if inv.choice_count is not None and inv.choice_count != 1:
+                a[sc.REQUEST_CHOICE_COUNT] = inv.choice_count
+            put(sc.REQUEST_FREQUENCY_PENALTY, inv.frequency_penalty)
+            put(sc.REQUEST_PRESENCE_PENALTY, inv.presence_penalty)
+            put(sc.OUTPUT_TYPE, inv.output_type)
+            put(sc.REQUEST_REASONING_LEVEL, inv.reasoning_level)
+            if inv.streaming:
+                a[sc.REQUEST_STREAM] = True
+            put(sc.RESPONSE_ID, inv.response_id)
+            put(sc.RESPONSE_FINISH_REASONS, inv.finish_reasons)
+            if inv.first_chunk_ns is not None:
+                a[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = (inv.first_chunk_ns - inv.start_ns) / 1e9
+            put(sc.USAGE_INPUT_TOKENS, inv.input_tokens)
+            put(sc.USAGE_OUTPUT_TOKENS, inv.output_tokens)
+            put(sc.USAGE_CACHE_READ_INPUT_TOKENS, inv.cache_read_tokens)
+            put(sc.USAGE_CACHE_CREATION_INPUT_TOKENS, inv.cache_write_tokens)
+            put(sc.USAGE_REASONING_OUTPUT_TOKENS, inv.reasoning_tokens)
+            put(sc.ERROR_TYPE, inv.error_type)
+            if inv.operation == sc.OP_EMBEDDINGS:
+                put("gen_ai.embeddings.dimension.count", inv.vector_size)
+        if legacy:
+            put(sc.LEGACY_REQUEST_TYPE, sc.LEGACY_REQUEST_TYPES.get(inv.operation, "unknown"))
+            put(sc.LEGACY_USAGE_PROMPT_TOKENS, inv.input_tokens)
+            put(sc.LEGACY_USAGE_COMPLETION_TOKENS, inv.output_tokens)
+            if inv.input_tokens is not None and inv.output_tokens is not None:
+                a[sc.LEGACY_USAGE_TOTAL_TOKENS] = inv.input_tokens + inv.output_tokens
+            if inv.streaming:
+                a[sc.LEGACY_IS_STREAMING] = True
+        for key, value in inv.attributes.items():
+            if value is not None and (legacy if _legacy_name(key) else semconv):
+                a[key] = value
+        return a
+
+    def _content_attributes(self, inv: Invocation) -> dict[str, Any]:
+        limit = self._limit
+        a: dict[str, Any] = {}
+        if self._semconv:
+            for key, value in (
+                (sc.SYSTEM_INSTRUCTIONS, inv.system_instructions),
+                (sc.INPUT_MESSAGES, inv.input_messages),
+                (sc.OUTPUT_MESSAGES, inv.output_messages),
+                (sc.TOOL_DEFINITIONS, inv.tool_definitions),
+            ):
+                if value:
+                    a[key] = content.to_json(content.truncate(value, limit))
+        if self._legacy:
+            prompts = (
+                [{"role": "system", "parts": inv.system_instructions}] if inv.system_instructions else []
+            )
+            prompts += inv.input_messages or []
+            a.update(content.legacy_attributes(sc.LEGACY_PROMPT_PREFIX, prompts, limit))
+            a.update(content.legacy_attributes(sc.LEGACY_COMPLETION_PREFIX, inv.output_messages or [], limit))
+        return a
+
+    # --- metrics and events ------------------------------------------------------------------
+
+    def _record_metrics(self, inv: Invocation, end_ns: int) -> None:
+        attributes: dict[str, Any] = {sc.OPERATION_NAME: inv.operation, sc.PROVIDER_NAME: inv.provider}
+        if inv.request_model:
+            attributes[sc.REQUEST_MODEL] = inv.request_model
+        if inv.response_model:
+            attributes[sc.RESPONSE_MODEL] = inv.response_model
+        if inv.server_address:
+            attributes[sc.SERVER_ADDRESS] = inv.server_address
+        if inv.server_port:
+            attributes[sc.SERVER_PORT] = inv.server_port
+        tier = inv.attributes.get(sc.OPENAI_RESPONSE_SERVICE_TIER)
+        if tier:
+            attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        if inv.error_type is not None:
+            self._duration.record(
+                (end_ns - inv.start_ns) / 1e9, {**attributes, sc.ERROR_TYPE: inv.error_type}
+            )
+        else:
+            self._duration.record((end_ns - inv.start_ns) / 1e9, attributes)
+        if inv.input_tokens is not None:
+            self._tokens.record(inv.input_tokens, {**attributes, sc.TOKEN_TYPE: "input"})
+        if inv.output_tokens is not None:
+            self._tokens.record(inv.output_tokens, {**attributes, sc.TOKEN_TYPE: "output"})
+        if inv.finish_reasons:
+            self._choices.add(len(inv.finish_reasons), attributes)
+        if inv.vector_size:
+            self._vector_size.add(inv.vector_size, attributes)
+        if inv.first_chunk_ns is not None:
+            self._ttfc.record((inv.first_chunk_ns - inv.start_ns) / 1e9, attributes)
+            self._record_chunk_gaps(inv, attributes)
+
+    def _record_chunk_gaps(self, inv: Invocation, attributes: dict[str, Any]) -> None:
+        # One SDK data point costs 6-12 us (SDK 1.45), more than our whole per-chunk budget, so by
+        # default a stream contributes its mean inter-chunk time once; per-chunk points are opt-in.
+        if inv.chunk_count < 2 or inv.last_chunk_ns is None or inv.first_chunk_ns is None:
+            return
+        if self.settings.per_chunk_metrics and inv.chunk_gaps_ns:
+            record: Callable[..., None] = self._tpoc.record
+            for gap in inv.chunk_gaps_ns:
+                record(gap / 1e9, attributes)
+        else:
+            mean_ns = (inv.last_chunk_ns - inv.first_chunk_ns) / (inv.chunk_count - 1)
+            self._tpoc.record(mean_ns / 1e9, attributes)
+
+    def _emit_event(self, inv: Invocation, attributes: dict[str, Any], span: Any) -> None:
+        event: dict[str, Any] = {k: v for k, v in attributes.items() if not _legacy_name(k)}
+        event[sc.OPERATION_NAME] = inv.operation
+        event[sc.PROVIDER_NAME] = inv.provider
+        for key, value in (
+            (sc.REQUEST_MODEL, inv.request_model),
+            (sc.SERVER_ADDRESS, inv.server_address),
+            (sc.SERVER_PORT, inv.server_port),
+            (sc.SYSTEM_INSTRUCTIONS, inv.system_instructions),
+            (sc.INPUT_MESSAGES, inv.input_messages),
+            (sc.OUTPUT_MESSAGES, inv.output_messages),
+            (sc.TOOL_DEFINITIONS, inv.tool_definitions),
+        ):
+            if value:
+                event[key] = content.truncate(value, self._limit)
+        assert self._events is not None
+        self._events.emit(
+            event_name=sc.EVENT_INFERENCE_DETAILS,
+            severity_number=_DEBUG_SEVERITY,  # type: ignore[arg-type]
+            attributes=event,
+            context=trace.set_span_in_context(span),
+        )

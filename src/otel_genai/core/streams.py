@@ -1,0 +1,165 @@
+"""Stream proxies that keep the user's stream type and end the span exactly once on every exit path.
+
+Exit paths: exhaustion, an exception from the stream, ``close()``/``aclose()``, leaving a ``with`` block,
+and an abandoned stream collected by the garbage collector. The proxies are ``wrapt.ObjectProxy``
+subclasses, so ``isinstance`` and every attribute of the original stream (``response``,
+``get_final_completion()``, ...) keep working.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Any, Protocol
+
+import wrapt
+
+from .invocation import Invocation
+from .recorder import Recorder
+
+_log = logging.getLogger("otel_genai")
+
+
+class Accumulator(Protocol):
+    """Folds chunks into one response; written once per provider stream type."""
+
+    def add(self, chunk: Any) -> None: ...
+
+    def apply(self, inv: Invocation) -> None: ...
+
+
+class _Lifecycle:
+    """Chunk timing and the once-only finish, shared by the sync and async proxies."""
+
+    __slots__ = ("accumulator", "done", "inv", "recorder")
+
+    def __init__(self, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
+        self.recorder = recorder
+        self.inv = inv
+        self.accumulator = accumulator
+        self.done = False
+        if recorder.settings.per_chunk_metrics:
+            inv.chunk_gaps_ns = []
+
+    def on_chunk(self, chunk: Any) -> None:
+        now = time.perf_counter_ns()
+        inv = self.inv
+        if inv.first_chunk_ns is None:
+            inv.first_chunk_ns = now
+        elif inv.chunk_gaps_ns is not None and inv.last_chunk_ns is not None:
+            inv.chunk_gaps_ns.append(now - inv.last_chunk_ns)
+        inv.last_chunk_ns = now
+        inv.chunk_count += 1
+        try:
+            self.accumulator.add(chunk)
+        except Exception:
+            _log.debug("otel-genai: reading a stream chunk failed", exc_info=True)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            self.accumulator.apply(self.inv)
+        except Exception:
+            _log.debug("otel-genai: folding a stream failed", exc_info=True)
+        if exc is None:
+            self.recorder.finish(self.inv)
+        else:
+            self.recorder.fail(self.inv, exc)
+
+
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A synchronous iterator that looks and behaves exactly like the wrapped stream."""
+
+    def __init__(self, wrapped: Any, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
+        super().__init__(wrapped)
+        self._self_state = _Lifecycle(recorder, inv, accumulator)
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_state.finish()
+            raise
+        except BaseException as exc:
+            self._self_state.finish(exc)
+            raise
+        self._self_state.on_chunk(chunk)
+        return chunk
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_state.finish()
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_state.finish()
+
+    def __del__(self) -> None:
+        state = getattr(self, "_self_state", None)
+        if state is not None:
+            state.finish()
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """An asynchronous iterator that looks and behaves exactly like the wrapped stream."""
+
+    def __init__(self, wrapped: Any, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
+        super().__init__(wrapped)
+        self._self_state = _Lifecycle(recorder, inv, accumulator)
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_state.finish()
+            raise
+        except BaseException as exc:
+            self._self_state.finish(exc)
+            raise
+        self._self_state.on_chunk(chunk)
+        return chunk
+
+    async def _close(self, method: str) -> Any:
+        try:
+            result = getattr(self.__wrapped__, method)()
+            return (await result) if inspect.isawaitable(result) else result
+        finally:
+            self._self_state.finish()
+
+    async def close(self) -> Any:
+        return await self._close("close")
+
+    async def aclose(self) -> Any:
+        return await self._close("aclose")
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_state.finish()
+
+    def __del__(self) -> None:
+        state = getattr(self, "_self_state", None)
+        if state is not None:
+            state.finish()

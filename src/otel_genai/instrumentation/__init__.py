@@ -1,0 +1,16 @@
+"""The instrumentors ``init()`` knows, by the name ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` uses."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> "module:Class"; imported only when init() instruments (provider modules stay unimported)
+INSTRUMENTORS: dict[str, str] = {
+    "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
+}
+
+
+def load(name: str) -> Any:
+    module, _, cls = INSTRUMENTORS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)()

@@ -1,0 +1,69 @@
+"""What every otel-genai instrumentor shares: lazy patching, the recorder, and a clean uninstrument."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from ..config import Settings
+from ..core.recorder import Recorder
+
+_log = logging.getLogger("otel_genai")
+
+
+class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Patches ``module`` when it is imported (now or later), never importing it eagerly.
+
+    Subclasses set ``name`` and ``module`` and implement ``_patch(recorder)`` with ``self._wrap(...)``.
+    ``instrument()`` accepts the standard ``tracer_provider``/``meter_provider``/``logger_provider``
+    keywords plus ``settings`` (an ``otel_genai.config.Settings``; default: from the environment).
+    """
+
+    name: ClassVar[str]
+    module: ClassVar[str]
+
+    def __init__(self) -> None:
+        if not hasattr(self, "_patches"):
+            self._patches: list[tuple[Any, str, Any]] = []
+            self._generation = 0
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = kwargs.get("settings") or Settings.resolve()
+        recorder = Recorder(
+            settings,
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            logger_provider=kwargs.get("logger_provider"),
+        )
+        self._generation += 1
+        generation = self._generation
+
+        def on_import(_module: Any) -> None:
+            if generation != self._generation:
+                return  # uninstrumented (or re-instrumented) before the library was imported
+            try:
+                self._patch(recorder)
+            except Exception:
+                _log.warning("otel-genai: could not instrument %s", self.module, exc_info=True)
+
+        wrapt.register_post_import_hook(on_import, self.module)  # runs at once if already imported
+
+    def _patch(self, recorder: Recorder) -> None:
+        raise NotImplementedError
+
+    def _wrap(self, owner: Any, attribute: str, wrapper: Any) -> None:
+        self._patches.append((owner, attribute, wrapt.wrap_function_wrapper(owner, attribute, wrapper)))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._generation += 1
+        while self._patches:
+            owner, attribute, patched = self._patches.pop()
+            if owner.__dict__.get(attribute) is patched:
+                setattr(owner, attribute, patched.__wrapped__)
+            else:  # someone wrapped on top of us; removing ours would remove theirs too
+                _log.warning(
+                    "otel-genai: %s.%s was re-wrapped by another library; left in place", owner, attribute
+                )

@@ -1,0 +1,29 @@
+"""OpenAI instrumentation: ``OpenAIInstrumentor`` for ``init()`` and ``opentelemetry-instrument``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from .._base import GenAIInstrumentor
+
+
+class OpenAIInstrumentor(GenAIInstrumentor):
+    """Patches the openai client's request method (sync and async) once, for every client instance."""
+
+    name = "openai"
+    module = "openai"
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("openai >= 1.40, < 4",)
+
+    def _patch(self, recorder: Any) -> None:
+        from openai._base_client import AsyncAPIClient, SyncAPIClient
+
+        from .hook import async_wrapper, sync_wrapper
+
+        self._wrap(SyncAPIClient, "request", sync_wrapper(recorder))
+        self._wrap(AsyncAPIClient, "request", async_wrapper(recorder))
+
+
+__all__ = ["OpenAIInstrumentor"]

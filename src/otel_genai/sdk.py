@@ -1,0 +1,280 @@
+"""OpenTelemetry SDK set-up: providers, OTLP/HTTP exporters, histogram Views, temporality, exit flush.
+
+Imported only by ``init()``: importing ``otel_genai`` alone pulls in none of this.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from . import semconv as sc
+from .config import Settings, Temporality
+
+_log = logging.getLogger("otel_genai")
+_EXIT_TIMEOUT_S = 5.0  # the most a dead endpoint may delay interpreter exit
+
+_DELTA, _CUMULATIVE = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
+TEMPORALITIES: dict[Temporality, dict[type, AggregationTemporality]] = {
+    # Dynatrace ingests only delta; up-down counters and gauges stay cumulative, as the spec prescribes.
+    Temporality.DELTA: {
+        Counter: _DELTA,
+        UpDownCounter: _CUMULATIVE,
+        Histogram: _DELTA,
+        ObservableCounter: _DELTA,
+        ObservableUpDownCounter: _CUMULATIVE,
+        ObservableGauge: _CUMULATIVE,
+    },
+    Temporality.LOWMEMORY: {
+        Counter: _DELTA,
+        UpDownCounter: _CUMULATIVE,
+        Histogram: _DELTA,
+        ObservableCounter: _CUMULATIVE,
+        ObservableUpDownCounter: _CUMULATIVE,
+        ObservableGauge: _CUMULATIVE,
+    },
+    Temporality.CUMULATIVE: {
+        kind: _CUMULATIVE
+        for kind in (
+            Counter,
+            UpDownCounter,
+            Histogram,
+            ObservableCounter,
+            ObservableUpDownCounter,
+            ObservableGauge,
+        )
+    },
+}
+
+
+def histogram_views() -> list[View]:
+    """Semconv bucket boundaries, so second-valued durations never land in the SDK's millisecond defaults."""
+    return [
+        View(instrument_name=name, aggregation=ExplicitBucketHistogramAggregation(list(buckets)))
+        for name, buckets in sc.HISTOGRAM_BUCKETS.items()
+    ]
+
+
+def sampler_for(settings: Settings) -> sampling.Sampler:
+    ratio = settings.sampler_arg
+    return {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": sampling.TraceIdRatioBased(ratio),
+        "parentbased_always_on": sampling.ParentBased(sampling.ALWAYS_ON),
+        "parentbased_always_off": sampling.ParentBased(sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": sampling.ParentBased(sampling.TraceIdRatioBased(ratio)),
+    }[settings.sampler]
+
+
+class DeliveryCounter(SpanProcessor):  # type: ignore[misc]
+    """Counts ended and exported spans so that a loss is reported once, with its size, at shutdown."""
+
+    def __init__(self) -> None:
+        self.ended = 0
+        self.exported = 0
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended += 1
+
+    def wrap(self, exporter: SpanExporter) -> SpanExporter:
+        counter = self
+
+        class _Counting(SpanExporter):  # type: ignore[misc]
+            def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+                result = exporter.export(spans)
+                if result is SpanExportResult.SUCCESS:
+                    counter.exported += len(spans)
+                return result
+
+            def shutdown(self) -> None:
+                exporter.shutdown()
+
+            def force_flush(self, timeout_millis: int = 30000) -> bool:
+                return bool(exporter.force_flush(timeout_millis))
+
+        return _Counting()
+
+    def report(self) -> None:
+        lost = self.ended - self.exported
+        if lost > 0:
+            _log.warning(
+                "otel-genai: %d of %d spans were not delivered (export queue full or exporter failing)",
+                lost,
+                self.ended,
+            )
+
+
+@dataclass
+class Pipeline:
+    """What ``init()`` installed or attached to, so shutdown and flush can find it."""
+
+    tracer_provider: Any
+    meter_provider: Any
+    logger_provider: Any
+    owned: list[Any] = field(default_factory=list)  # providers we created and must shut down
+    delivery: list[DeliveryCounter] = field(default_factory=list)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        ok = True
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
+            flush = getattr(provider, "force_flush", None)
+            if flush is not None:
+                ok = bool(flush(timeout_millis)) and ok
+        return ok
+
+    def shutdown(self, timeout_s: float = _EXIT_TIMEOUT_S) -> None:
+        """Shut down what we own; on a thread, so a dead endpoint cannot hold the caller past ``timeout_s``."""
+
+        owned, self.owned = self.owned, []  # a second shutdown (atexit after an explicit one) is a no-op
+        if not owned:
+            return
+
+        def run() -> None:
+            for provider in owned:
+                try:
+                    provider.shutdown()
+                except Exception:
+                    _log.debug("otel-genai: provider shutdown failed", exc_info=True)
+            for counter in self.delivery:
+                counter.report()
+
+        worker = threading.Thread(target=run, name="otel-genai-shutdown", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        if worker.is_alive():
+            _log.warning("otel-genai: telemetry export did not finish within %.1f s; giving up", timeout_s)
+
+
+def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
+    return {
+        "endpoint": settings.endpoints[signal],
+        "headers": dict(settings.headers[signal]),
+        "timeout": settings.timeout_s,
+    }
+
+
+def build(settings: Settings, *, attach_exporters: bool = False, **providers: Any) -> Pipeline:
+    """Install (or adopt) the three providers. Never blocks on the network and never raises."""
+    attributes: dict[str, Any] = dict(settings.resource_attributes)
+    if settings.service_name:
+        attributes["service.name"] = settings.service_name
+    resource = Resource.create(attributes)
+    tracer_provider, owned_tp, counter = _traces(
+        settings, resource, providers.get("tracer_provider"), attach_exporters
+    )
+    meter_provider, owned_mp = _metrics(settings, resource, providers.get("meter_provider"))
+    logger_provider, owned_lp = providers.get("logger_provider"), False
+    if settings.capture_content.on_event:
+        logger_provider, owned_lp = _logs_provider(settings, resource, logger_provider)
+    pipeline = Pipeline(tracer_provider, meter_provider, logger_provider)
+    pipeline.owned = [
+        p
+        for p, owned in ((tracer_provider, owned_tp), (meter_provider, owned_mp), (logger_provider, owned_lp))
+        if owned
+    ]
+    pipeline.delivery = [counter] if counter is not None else []
+    atexit.register(pipeline.shutdown, min(settings.timeout_s, _EXIT_TIMEOUT_S))
+    return pipeline
+
+
+def _traces(
+    settings: Settings, resource: Resource, given: Any, attach: bool
+) -> tuple[Any, bool, DeliveryCounter | None]:
+    existing = given or trace.get_tracer_provider()
+    if isinstance(existing, TracerProvider):
+        counter = _add_span_exporters(existing, settings) if attach else None
+        return existing, False, counter
+    if given is not None:
+        return given, False, None  # a non-SDK provider the caller chose: use it as it is
+    provider = TracerProvider(resource=resource, sampler=sampler_for(settings), shutdown_on_exit=False)
+    counter = _add_span_exporters(provider, settings)
+    trace.set_tracer_provider(provider)
+    return provider, True, counter
+
+
+def _add_span_exporters(provider: TracerProvider, settings: Settings) -> DeliveryCounter | None:
+    counter = None
+    for name in settings.exporters["traces"]:
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            counter = DeliveryCounter()
+            provider.add_span_processor(counter)
+            exporter = counter.wrap(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        elif name == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    return counter
+
+
+def _metrics(settings: Settings, resource: Resource, given: Any) -> tuple[Any, bool]:
+    existing = given or metrics.get_meter_provider()
+    if isinstance(existing, MeterProvider) or given is not None:
+        return existing, False  # histograms still carry advisory bucket boundaries
+    readers = []
+    temporality = TEMPORALITIES[settings.temporality]
+    for name in settings.exporters["metrics"]:
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            exporter: Any = OTLPMetricExporter(
+                **_otlp_kwargs(settings, "metrics"), preferred_temporality=temporality
+            )
+        else:
+            from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+            exporter = ConsoleMetricExporter(preferred_temporality=temporality)
+        readers.append(
+            PeriodicExportingMetricReader(exporter, export_interval_millis=settings.metric_export_interval_ms)
+        )
+    provider = MeterProvider(
+        metric_readers=readers, resource=resource, views=histogram_views(), shutdown_on_exit=False
+    )
+    metrics.set_meter_provider(provider)
+    return provider, True
+
+
+def _logs_provider(settings: Settings, resource: Resource, given: Any) -> tuple[Any, bool]:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    existing = given or _logs.get_logger_provider()
+    if isinstance(existing, LoggerProvider) or given is not None:
+        return existing, False
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for name in settings.exporters["logs"]:
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+            provider.add_log_record_processor(
+                BatchLogRecordProcessor(OTLPLogExporter(**_otlp_kwargs(settings, "logs")))
+            )
+        else:
+            from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+
+            provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogRecordExporter()))
+    _logs.set_logger_provider(provider)
+    return provider, True

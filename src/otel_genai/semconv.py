@@ -1,0 +1,113 @@
+"""Every attribute and metric name otel-genai emits, with enum values and bucket boundaries.
+
+Two families of names are kept apart so either can be switched off:
+the OpenTelemetry GenAI semantic conventions (core 1.41 / genai-dev, see ``docs/semconv.md``) and the
+older OpenLLMetry 0.4 names that Dynatrace's AI Observability dashboards read ("legacy").
+"""
+
+from __future__ import annotations
+
+# --- shared by both families -------------------------------------------------------------------
+REQUEST_MODEL = "gen_ai.request.model"
+REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+REQUEST_TOP_P = "gen_ai.request.top_p"
+RESPONSE_MODEL = "gen_ai.response.model"
+
+# --- OpenTelemetry GenAI semantic conventions --------------------------------------------------
+OPERATION_NAME = "gen_ai.operation.name"
+PROVIDER_NAME = "gen_ai.provider.name"
+REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+REQUEST_TOP_K = "gen_ai.request.top_k"
+REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+REQUEST_SEED = "gen_ai.request.seed"
+REQUEST_STREAM = "gen_ai.request.stream"
+REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level"
+REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
+OUTPUT_TYPE = "gen_ai.output.type"
+RESPONSE_ID = "gen_ai.response.id"
+RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
+CONVERSATION_ID = "gen_ai.conversation.id"
+USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+TOKEN_TYPE = "gen_ai.token.type"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+ERROR_TYPE = "error.type"
+OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
+OPENAI_API_TYPE = "openai.api.type"
+
+# --- legacy (OpenLLMetry 0.4 / Dynatrace dashboards) -------------------------------------------
+LEGACY_SYSTEM = "gen_ai.system"
+LEGACY_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
+LEGACY_USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"
+LEGACY_USAGE_TOTAL_TOKENS = "llm.usage.total_tokens"
+LEGACY_REQUEST_TYPE = "llm.request.type"
+LEGACY_IS_STREAMING = "llm.is_streaming"
+LEGACY_OPENAI_API_BASE = "gen_ai.openai.api_base"
+LEGACY_OPENAI_API_VERSION = "gen_ai.openai.api_version"
+LEGACY_OPENAI_SYSTEM_FINGERPRINT = "gen_ai.openai.system_fingerprint"
+LEGACY_PROMPT_PREFIX = "gen_ai.prompt"
+LEGACY_COMPLETION_PREFIX = "gen_ai.completion"
+
+# gen_ai.operation.name -> llm.request.type
+LEGACY_REQUEST_TYPES = {"chat": "chat", "text_completion": "completion", "embeddings": "embedding"}
+# gen_ai.provider.name -> gen_ai.system where the two spellings differ
+LEGACY_SYSTEM_NAMES = {
+    "azure.ai.openai": "az.ai.openai",
+    "azure.ai.inference": "az.ai.inference",
+    "x_ai": "xai",
+}
+
+# --- enum values ------------------------------------------------------------------------------
+OP_CHAT = "chat"
+OP_TEXT_COMPLETION = "text_completion"
+OP_EMBEDDINGS = "embeddings"
+
+# --- events -----------------------------------------------------------------------------------
+EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
+
+# --- metrics (semconv.md section 5.1 baseline, plus the two Dynatrace charts) ------------------
+METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
+METRIC_GENERATION_CHOICES = "gen_ai.client.generation.choices"
+METRIC_EMBEDDINGS_VECTOR_SIZE = "llm.openai.embeddings.vector_size"
+
+TOKEN_BUCKETS: tuple[float, ...] = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+
+# name -> bucket boundaries, for Views on our own MeterProvider and advisory boundaries on any other
+HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
+    METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
+    METRIC_OPERATION_DURATION: DURATION_BUCKETS,
+    METRIC_TIME_TO_FIRST_CHUNK: DURATION_BUCKETS,
+    METRIC_TIME_PER_OUTPUT_CHUNK: DURATION_BUCKETS,
+}
+
+# Attributes copied from the span onto metric points (low cardinality only).
+METRIC_ATTRIBUTES: tuple[str, ...] = (
+    OPERATION_NAME,
+    PROVIDER_NAME,
+    REQUEST_MODEL,
+    RESPONSE_MODEL,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+)

@@ -1,0 +1,112 @@
+"""Shared fixtures: in-memory telemetry, otel_genai.init() per test, and the loopback replay server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from replay import ReplayServer
+
+import otel_genai
+
+API_KEY = "sk-test-SECRET-0123456789abcdef"  # must never appear in exported telemetry
+
+
+class Telemetry:
+    """What one test's instrumented calls produced, read back through the SDK's in-memory exporters."""
+
+    def __init__(self) -> None:
+        self.span_exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.span_exporter))
+        self.metric_reader = InMemoryMetricReader(
+            preferred_temporality={Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
+        )
+        self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+        self.log_exporter = InMemoryLogRecordExporter()
+        self.logger_provider = LoggerProvider()
+        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(self.span_exporter.get_finished_spans())
+
+    def span(self) -> ReadableSpan:
+        """The one span the test produced (fails if there are more or none)."""
+        spans = self.spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def metrics(self) -> dict[str, list[Any]]:
+        """Metric name -> data points collected since the last call (delta)."""
+        data = self.metric_reader.get_metrics_data()
+        result: dict[str, list[Any]] = {}
+        for resource_metrics in data.resource_metrics if data else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    result.setdefault(metric.name, []).extend(metric.data.data_points)
+        return result
+
+    def logs(self) -> list[Any]:
+        return [r.log_record for r in self.log_exporter.get_finished_logs()]
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+        self.logger_provider.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the OTEL_* variables they set themselves."""
+    for name in list(os.environ):
+        if name.startswith(("OTEL_", "OPENAI_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    t = Telemetry()
+    yield t
+    t.shutdown()
+
+
+@pytest.fixture
+def instrument(telemetry: Telemetry) -> Iterator[Callable[..., Telemetry]]:
+    """Call ``instrument(**init_keywords)`` to run ``otel_genai.init()`` against in-memory providers."""
+
+    def start(**overrides: Any) -> Telemetry:
+        settings = otel_genai.init(
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+            logger_provider=telemetry.logger_provider,
+            **overrides,
+        )
+        assert settings is not None
+        return telemetry
+
+    yield start
+    otel_genai.shutdown()
+
+
+@pytest.fixture
+def replay() -> Iterator[Callable[..., ReplayServer]]:
+    """Call ``replay("openai/x.json", ...)`` for a started loopback server; all must be served by the end."""
+    servers: list[ReplayServer] = []
+
+    def start(*recordings: Any, **kwargs: Any) -> ReplayServer:
+        server = ReplayServer(*recordings, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
