@@ -61,7 +61,9 @@ def init(
     Returns the resolved settings, or None when disabled or already initialised.
     """
     global _pipeline
-    overrides = {k: v for k, v in locals().items() if k not in ("tracer_provider", "meter_provider", "logger_provider")}
+    overrides = {
+        k: v for k, v in locals().items() if k not in ("tracer_provider", "meter_provider", "logger_provider")
+    }
     with _lock:
         if _pipeline is not None:
             _log.debug("otel-genai: init() called again; keeping the first configuration")

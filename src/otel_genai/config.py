@@ -88,7 +88,7 @@ class Settings:
     def resolve(
         cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
     ) -> Settings:
-        """Build settings from ``env`` (default ``os.environ``) with ``overrides`` (``init()`` keywords) on top."""
+        """Settings from ``env`` (default ``os.environ``) with ``overrides`` (``init()`` keywords) on top."""
         return _Resolver(env if env is not None else os.environ, overrides or {}).settings()
 
 
@@ -175,7 +175,7 @@ class _Resolver:
         )
 
     def key_values(self, name: str, raw: str) -> dict[str, str] | None:
-        """Parse the W3C-baggage-like ``k=v,k2=v2`` list; None (after one warning) if any item is malformed."""
+        """Parse a ``k=v,k2=v2`` list (URL-decoded); None, after one warning, if any item is malformed."""
         result: dict[str, str] = {}
         for item in raw.split(","):
             if not item.strip():

@@ -144,7 +144,7 @@ class Pipeline:
         return ok
 
     def shutdown(self, timeout_s: float = _EXIT_TIMEOUT_S) -> None:
-        """Shut down what we own; on a thread, so a dead endpoint cannot hold the caller past ``timeout_s``."""
+        """Shut down what we own, on a thread: a dead endpoint cannot hold the caller past ``timeout_s``."""
 
         owned, self.owned = self.owned, []  # a second shutdown (atexit after an explicit one) is a no-op
         if not owned:

@@ -33,16 +33,27 @@ def parse_json_maybe(value: Any) -> Any:
     return value
 
 
-def truncate(value: Any, limit: int) -> Any:
-    """Shorten every string in ``value`` to ``limit`` characters (0 = no limit), leaving the structure intact."""
+# Message and part fields that belong to the schema, not to the content: kept whole, so that truncated
+# messages still validate (part ``type`` is the discriminator) and tool calls still match their responses.
+_SCHEMA_KEYS = frozenset({"role", "type", "id", "name", "finish_reason", "modality", "mime_type"})
+
+
+def truncate(value: Any, limit: int, *, _schema: bool = True) -> Any:
+    """Shorten every content string in ``value`` to ``limit`` characters (0 = no limit), leaving the structure
+    intact. In messages and parts (the top level and under ``parts``) the schema fields are not content."""
     if limit <= 0:
         return value
     if isinstance(value, str):
         return value if len(value) <= limit else value[:limit] + _TRUNCATED
     if isinstance(value, dict):
-        return {k: truncate(v, limit) for k, v in value.items()}
+        if not _schema:
+            return {k: truncate(v, limit, _schema=False) for k, v in value.items()}
+        return {
+            k: v if k in _SCHEMA_KEYS and isinstance(v, str) else truncate(v, limit, _schema=k == "parts")
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
-        return [truncate(v, limit) for v in value]
+        return [truncate(v, limit, _schema=_schema) for v in value]
     return value
 
 

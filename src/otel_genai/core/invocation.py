@@ -140,7 +140,7 @@ class Invocation:
         self.outer = None
 
     def merge_into(self, outer: Invocation) -> None:
-        """Copy everything this (inner) layer learned onto ``outer``: last write wins, unknowns never erase."""
+        """Copy what this inner layer learned onto ``outer``: last write wins, unknowns never erase."""
         for name in self.__slots__:
             if name in ("span", "context_token", "outer", "start_ns", "operation", "chunk_count"):
                 continue

@@ -160,7 +160,8 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     inv.finish_reasons = [as_str(get(c, "finish_reason")) or "error" for c in choices]
     if capture:
         inv.output_messages = [
-            output_message(get(c, "message"), reason) for c, reason in zip(choices, inv.finish_reasons)
+            output_message(get(c, "message"), reason)
+            for c, reason in zip(choices, inv.finish_reasons, strict=True)
         ]
 
 

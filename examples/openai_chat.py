@@ -1,0 +1,26 @@
+"""Chat and streaming through the OpenAI client, exported to the console (no backend, no API key needed).
+
+    python examples/openai_chat.py
+
+Point it at a collector instead with OTEL_TRACES_EXPORTER=otlp OTEL_METRICS_EXPORTER=otlp and
+OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318; drop the simulator to call the real API.
+"""
+
+from __future__ import annotations
+
+import otel_genai
+from otel_genai.local.simulator import Simulator
+
+otel_genai.init(service_name="example-chat", traces_exporter="console", metrics_exporter="console")
+
+from openai import OpenAI  # noqa: E402  (importing after init() is fine; so is importing before)
+
+with Simulator() as sim:
+    client = OpenAI(base_url=sim.base_url, api_key="example-key")
+    messages = [{"role": "user", "content": "Hello"}]
+    print(client.chat.completions.create(model="gpt-4o-mini", messages=messages).choices[0].message.content)
+    with client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True) as stream:
+        for chunk in stream:
+            print(chunk.choices[0].delta.content or "" if chunk.choices else "", end="")
+    print()
+# Nothing else to do: buffered telemetry is flushed at exit.

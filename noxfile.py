@@ -1,0 +1,44 @@
+"""Developer and CI sessions: ``nox -s tests`` is the test command the README and CI use."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_openai_oldest"]
+nox.options.reuse_existing_virtualenvs = True
+
+OLDEST_OPENAI = "1.40.0"  # first release with chat.completions.parse (as beta); see docs/compatibility.md
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite against the newest openai release."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def tests_openai_oldest(session: nox.Session) -> None:
+    """The suite against the oldest supported openai 1.x (which predates httpx 0.28)."""
+    session.install("-e", ".[test]", f"openai=={OLDEST_OPENAI}", "httpx<0.28")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[test]", "mypy==2.4.1")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Overhead, import time, memory and delivery benchmarks (not part of the test run)."""
+    session.install("-e", ".[test]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,122 @@
+"""A tiny OpenAI-compatible chat server on loopback, for ``otel-genai demo`` and for trying the SDK offline.
+
+It answers ``POST /v1/chat/completions`` (plain, ``stream=True``, ``stream_options.include_usage``)
+with a deterministic reply and word-count token usage; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+REPLY = "OpenTelemetry turns every model call into a span, a few metrics and, if you ask, the words."
+
+
+def _usage(messages: list[Any], reply: str) -> dict[str, int]:
+    prompt = sum(len(str(m.get("content", "")).split()) for m in messages if isinstance(m, dict))
+    completion = len(reply.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the demo prints its own output
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no route {self.path}", "code": "not_found"}})
+            return
+        model = body.get("model", "sim-1")
+        if model.startswith("missing"):
+            self._send(404, {"error": {"message": f"model {model} not found", "code": "model_not_found"}})
+            return
+        usage = _usage(body.get("messages", []), REPLY)
+        created = int(time.time())
+        if body.get("stream"):
+            self._stream(model, created, usage, bool((body.get("stream_options") or {}).get("include_usage")))
+            return
+        message = {"role": "assistant", "content": REPLY}
+        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        self._send(
+            200,
+            {
+                "id": "chatcmpl-sim",
+                "object": "chat.completion",
+                "created": created,
+                "model": f"{model}-sim",
+                "choices": [choice],
+                "usage": usage,
+                "system_fingerprint": "fp_simulator",
+            },
+        )
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, model: str, created: int, usage: dict[str, int], include_usage: bool) -> None:
+        def chunk(
+            delta: dict[str, Any] | None, finish: str | None, extra: dict[str, Any] | None = None
+        ) -> bytes:
+            payload = {
+                "id": "chatcmpl-sim",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": f"{model}-sim",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+                if delta is not None
+                else [],
+                **(extra or {}),
+            }
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        words = REPLY.split(" ")
+        events = [chunk({"role": "assistant", "content": ""}, None)]
+        events += [chunk({"content": (" " if i else "") + word}, None) for i, word in enumerate(words)]
+        events.append(chunk({}, "stop"))
+        if include_usage:
+            events.append(chunk(None, None, {"usage": usage}))
+        events.append(b"data: [DONE]\n\n")
+        for event in events:
+            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            self.wfile.flush()
+            time.sleep(0.01)  # a visible time to first chunk and chunk pace
+        self.wfile.write(b"0\r\n\r\n")
+
+
+class Simulator:
+    """``with Simulator() as sim: OpenAI(base_url=sim.base_url, api_key="any")``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = ThreadingHTTPServer((host, port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="otel-genai-simulator", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> Simulator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
