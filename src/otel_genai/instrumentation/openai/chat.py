@@ -159,9 +159,9 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
         return
     inv.finish_reasons = [as_str(get(c, "finish_reason")) or "error" for c in choices]
     if capture:
+        reasons = inv.finish_reasons
         inv.output_messages = [
-            output_message(get(c, "message"), reason)
-            for c, reason in zip(choices, inv.finish_reasons, strict=True)
+            output_message(get(c, "message"), r) for c, r in zip(choices, reasons, strict=True)
         ]
 
 
