@@ -55,16 +55,16 @@ print("".join(c.choices[0].delta.content or "" for c in chunks if c.choices))
 
 
 def _recording(name: str) -> dict[str, Any]:
-    return json.loads((RECORDINGS_DIR / name).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads((RECORDINGS_DIR / name).read_text(encoding="utf-8"))
 
 
 def _recorded_usage(name: str) -> dict[str, int]:
     """The usage the provider reported: in the JSON body, or in the last SSE event that carries one."""
     response = _recording(name)["interactions"][0]["response"]
     if "json" in response:
-        return response["json"]["usage"]  # type: ignore[no-any-return]
+        return response["json"]["usage"]
     events = [line[len("data: ") :] for line in response["text"].splitlines() if line.startswith("data: {")]
-    return [usage for event in events if (usage := json.loads(event).get("usage"))][-1]  # type: ignore[no-any-return]
+    return [usage for event in events if (usage := json.loads(event).get("usage"))][-1]
 
 
 BODIES = [_recording(name)["interactions"][0]["request"]["json"] for name in RECORDINGS]

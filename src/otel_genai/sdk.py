@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,26 +145,33 @@ class Pipeline:
         return ok
 
     def shutdown(self, timeout_s: float = _EXIT_TIMEOUT_S) -> None:
-        """Shut down what we own, on a thread: a dead endpoint cannot hold the caller past ``timeout_s``."""
+        """Shut down what we own within ``timeout_s`` in all, so a dead endpoint cannot hold the caller.
 
+        Each provider gets its own thread: a span exporter retrying a slow backend must not use up the
+        time the metric reader needs for its final export.
+        """
         owned, self.owned = self.owned, []  # a second shutdown (atexit after an explicit one) is a no-op
         if not owned:
             return
 
-        def run() -> None:
-            for provider in owned:
-                try:
-                    provider.shutdown()
-                except Exception:
-                    _log.debug("otel-genai: provider shutdown failed", exc_info=True)
-            for counter in self.delivery:
-                counter.report()
+        def run(provider: Any) -> None:
+            try:
+                provider.shutdown()
+            except Exception:
+                _log.debug("otel-genai: provider shutdown failed", exc_info=True)
 
-        worker = threading.Thread(target=run, name="otel-genai-shutdown", daemon=True)
-        worker.start()
-        worker.join(timeout_s)
-        if worker.is_alive():
+        workers = [
+            threading.Thread(target=run, args=(p,), name="otel-genai-shutdown", daemon=True) for p in owned
+        ]
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + timeout_s
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in workers):
             _log.warning("otel-genai: telemetry export did not finish within %.1f s; giving up", timeout_s)
+        for counter in self.delivery:
+            counter.report()
 
 
 def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from .invocation import Invocation
 _log = logging.getLogger("otel_genai")
 _INFERENCE_KEY = otel_context.create_key("otel_genai.inference")
 _SCOPE = "otel_genai"
-_DEBUG_SEVERITY = 5  # SeverityNumber.DEBUG, without importing the logs API on the hot path
 
 
 def active_invocation() -> Invocation | None:
@@ -79,11 +78,12 @@ class Recorder:
         self._vector_size = meter.create_counter(
             sc.METRIC_EMBEDDINGS_VECTOR_SIZE, "{element}", "Size of the returned embedding vectors."
         )
-        self._events = None
+        self._events: Any = None
         if self.capture.on_event:
-            from opentelemetry._logs import get_logger
+            from opentelemetry._logs import SeverityNumber, get_logger
 
             self._events = get_logger(_SCOPE, __version__, logger_provider)
+            self._debug_severity = SeverityNumber.DEBUG  # semconv: the details event is DEBUG
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -145,9 +145,10 @@ class Recorder:
         try:
             attributes = self._span_attributes(inv)
             if span.is_recording():
-                span.set_attributes(attributes)
                 if self.capture.on_span:
-                    span.set_attributes(self._content_attributes(inv))
+                    span.set_attributes({**attributes, **self._content_attributes(inv)})
+                else:
+                    span.set_attributes(attributes)
             if inv.error_type is not None:
                 span.set_status(Status(StatusCode.ERROR))
             self._record_metrics(inv, end_ns)
@@ -291,10 +292,9 @@ class Recorder:
         ):
             if value:
                 event[key] = content.truncate(value, self._limit)
-        assert self._events is not None
         self._events.emit(
             event_name=sc.EVENT_INFERENCE_DETAILS,
-            severity_number=_DEBUG_SEVERITY,  # type: ignore[arg-type]
+            severity_number=self._debug_severity,
             attributes=event,
             context=trace.set_span_in_context(span),
         )

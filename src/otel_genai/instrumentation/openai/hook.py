@@ -7,6 +7,7 @@ normalised it; and it spans the client's own retries, as the conventions ask.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -58,6 +59,30 @@ def error_type(exc: BaseException) -> str | None:
     if cls.__module__.startswith("openai"):
         return f"openai.{cls.__qualname__}"
     return None
+
+
+class _Target:
+    """Where a client sends its requests, derived once per base URL (kept on the client, so nothing grows)."""
+
+    __slots__ = ("api_base", "base_url", "host", "port", "provider")
+
+    def __init__(self, base_url: Any) -> None:
+        self.base_url = base_url
+        self.api_base = str(base_url)
+        parts = urlsplit(self.api_base)
+        self.host = parts.hostname or None
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.provider = provider_for_host(self.host or "")
+
+
+def _target(client: Any) -> _Target:
+    base_url = client.base_url
+    target = getattr(client, "_otel_genai_target", None)
+    if target is None or target.base_url is not base_url:  # base_url is settable: re-derive on change
+        target = _Target(base_url)
+        with contextlib.suppress(Exception):  # a client that refuses attributes: derive each time
+            client._otel_genai_target = target
+    return target
 
 
 class _Call:
@@ -116,17 +141,16 @@ def _begin(recorder: Recorder, client: Any, args: tuple[Any, ...], kwargs: dict[
             return None
         operation, read_request, read_response, accumulator = endpoint
         body = options.json_data if isinstance(options.json_data, dict) else {}
-        base = urlsplit(str(client.base_url))
-        host = base.hostname or ""
+        target = _target(client)
         inv = Invocation(
             operation,
-            provider_for_host(host),
+            target.provider,
             chat.as_str(body.get("model")),
-            server_address=host or None,
-            server_port=base.port or (443 if base.scheme == "https" else 80),
+            server_address=target.host,
+            server_port=target.port,
             streaming=bool(kwargs.get("stream")),
         )
-        inv.attributes[sc.LEGACY_OPENAI_API_BASE] = str(client.base_url)
+        inv.attributes[sc.LEGACY_OPENAI_API_BASE] = target.api_base
         read_request(inv, body, recorder.capture_content)
         recorder.start(inv)
         return _Call(recorder, inv, read_response, accumulator)
