@@ -55,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
     with Simulator() as sim:
         print(f"OpenAI-compatible simulator on {sim.base_url}\n")
         client = openai.OpenAI(base_url=sim.base_url, api_key="demo-key", max_retries=0)
-        messages = [{"role": "user", "content": "What does otel-genai record?"}]
+        messages: Any = [{"role": "user", "content": "What does otel-genai record?"}]
         reply = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
         print(f"chat        -> {reply.choices[0].message.content}")
         stream = client.chat.completions.create(
@@ -72,9 +72,8 @@ def _demo(args: argparse.Namespace) -> int:
     print("\nSpans")
     for span in spans.get_finished_spans():
         status = span.status.status_code.name
-        print(
-            f"  {span.name}  [{span.kind.name}, {status}, {(span.end_time - span.start_time) / 1e6:.1f} ms]"
-        )
+        millis = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
+        print(f"  {span.name}  [{span.kind.name}, {status}, {millis:.1f} ms]")
         attributes = span.attributes or {}
         for key in _SPAN_KEYS:
             if key in attributes:

@@ -88,7 +88,7 @@ def sampler_for(settings: Settings) -> sampling.Sampler:
     }[settings.sampler]
 
 
-class DeliveryCounter(SpanProcessor):  # type: ignore[misc]
+class DeliveryCounter(SpanProcessor):
     """Counts ended and exported spans so that a loss is reported once, with its size, at shutdown."""
 
     def __init__(self) -> None:
@@ -101,7 +101,7 @@ class DeliveryCounter(SpanProcessor):  # type: ignore[misc]
     def wrap(self, exporter: SpanExporter) -> SpanExporter:
         counter = self
 
-        class _Counting(SpanExporter):  # type: ignore[misc]
+        class _Counting(SpanExporter):
             def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
                 result = exporter.export(spans)
                 if result is SpanExportResult.SUCCESS:

@@ -70,7 +70,7 @@ class _Lifecycle:
             self.recorder.fail(self.inv, exc)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     """A synchronous iterator that looks and behaves exactly like the wrapped stream."""
 
     def __init__(self, wrapped: Any, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
@@ -114,7 +114,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             state.finish()
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     """An asynchronous iterator that looks and behaves exactly like the wrapped stream."""
 
     def __init__(self, wrapped: Any, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:

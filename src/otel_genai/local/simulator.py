@@ -101,8 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
 class Simulator:
     """``with Simulator() as sim: OpenAI(base_url=sim.base_url, api_key="any")``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+    def __init__(self, port: int = 0) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="otel-genai-simulator", daemon=True
@@ -110,8 +110,7 @@ class Simulator:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def __enter__(self) -> Simulator:
         self._thread.start()
