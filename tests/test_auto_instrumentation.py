@@ -17,7 +17,8 @@ from otel_genai.local.simulator import Simulator
 
 with Simulator() as sim:
     client = openai.OpenAI(base_url=sim.base_url, api_key="sk-auto-SECRET")
-    reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi there"}])
+    messages = [{"role": "user", "content": "hi there"}]
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     print("REPLY", reply.choices[0].message.content)
 """
 
