@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -109,10 +109,11 @@ class _Resolver:
             )
 
     def boolean(self, key: str, name: str, default: bool) -> bool:
-        if key in self.kw:
-            return bool(self.kw[key])
-        raw = self.raw(name)
-        if raw is None:
+        value = self.kw.get(key)
+        if value is not None and not isinstance(value, str):
+            return bool(value)
+        raw = value.strip() if isinstance(value, str) else self.raw(name)  # "false" is not truthy
+        if not raw:
             return default
         if raw.lower() in ("true", "1", "yes", "on"):
             return True
@@ -127,7 +128,7 @@ class _Resolver:
             return default
         try:
             number = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             number = float("nan")
         if not number >= minimum or number == float("inf"):
             self.warn(name, value, f"expected a number >= {minimum:g}", default)
@@ -190,8 +191,19 @@ class _Resolver:
     def resource_attributes(self) -> dict[str, str]:
         raw = self.raw("OTEL_RESOURCE_ATTRIBUTES")
         attributes = (self.key_values("OTEL_RESOURCE_ATTRIBUTES", raw) or {}) if raw else {}
-        attributes.update({str(k): str(v) for k, v in dict(self.kw.get("resource_attributes", {})).items()})
+        attributes.update(self.mapping("resource_attributes", "OTEL_RESOURCE_ATTRIBUTES"))
         return attributes
+
+    def mapping(self, key: str, name: str) -> dict[str, str]:
+        """A keyword given as a mapping, or as text in the variable's own ``k=v,k2=v2`` form."""
+        value = self.kw.get(key, {})
+        if isinstance(value, str):
+            return self.key_values(name, value) or {}
+        try:
+            return {str(k): str(v) for k, v in dict(value).items()}
+        except (TypeError, ValueError):
+            self.warn(name, value, "expected a mapping of strings", {})
+            return {}
 
     def endpoint(self, signal: str) -> str:
         if signal in self.kw.get("endpoints", {}):
@@ -205,7 +217,11 @@ class _Resolver:
         return f"{base.rstrip('/')}/v1/{signal}"
 
     def valid_url(self, name: str, value: str) -> bool:
-        if value.startswith(("http://", "https://")) and len(value) > len("https://"):
+        if (
+            isinstance(value, str)
+            and value.startswith(("http://", "https://"))
+            and len(value) > len("https://")
+        ):
             return True
         self.warn(name, value, "expected an http:// or https:// URL", DEFAULT_ENDPOINT)
         return False
@@ -216,7 +232,7 @@ class _Resolver:
             raw = self.raw(name)
             if raw:
                 result.update(self.key_values(name, raw) or {})
-        result.update({str(k): str(v) for k, v in dict(self.kw.get("headers", {})).items()})
+        result.update(self.mapping("headers", "OTEL_EXPORTER_OTLP_HEADERS"))
         return result
 
     def exporters(self, signal: str) -> tuple[str, ...]:
@@ -224,7 +240,7 @@ class _Resolver:
         value = self.kw.get(f"{signal}_exporter", self.raw(name))
         if value is None:
             return ("otlp",)
-        names = [value] if isinstance(value, str) else list(value)
+        names = list(value) if isinstance(value, Iterable) and not isinstance(value, str) else [value]
         parsed = tuple(n.strip().lower() for item in names for n in str(item).split(",") if n.strip())
         unknown = [n for n in parsed if n not in EXPORTERS]
         if unknown or not parsed:
@@ -267,6 +283,7 @@ class _Resolver:
             "disabled_instrumentations", self.raw("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS") or ""
         )
         names = value.split(",") if isinstance(value, str) else value
+        names = names if isinstance(names, Iterable) else [names]
         return frozenset(str(n).strip().lower() for n in names if str(n).strip())
 
     def capture_content(self) -> ContentCapture:

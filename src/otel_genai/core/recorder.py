@@ -40,8 +40,15 @@ def error_type_of(exc: BaseException) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
+_LEGACY_PREFIXES = ("gen_ai.openai.", "llm.", "traceloop.", "gen_ai.prompt.", "gen_ai.completion.")
+# Deprecated names that share the gen_ai. prefix: legacy too, so they stay off the semconv event.
+_LEGACY_NAMES = frozenset(
+    {sc.LEGACY_SYSTEM, sc.LEGACY_USAGE_PROMPT_TOKENS, sc.LEGACY_USAGE_COMPLETION_TOKENS}
+)
+
+
 def _legacy_name(name: str) -> bool:
-    return name.startswith(("gen_ai.openai.", "llm.", "traceloop.", "gen_ai.prompt.", "gen_ai.completion."))
+    return name in _LEGACY_NAMES or name.startswith(_LEGACY_PREFIXES)
 
 
 class Recorder:
@@ -94,19 +101,8 @@ class Recorder:
         if outer is not None and outer.span is not None:
             inv.outer = outer  # another layer (e.g. LangChain) owns the span: enrich it, emit nothing
             return
-        attributes: dict[str, Any] = {sc.OPERATION_NAME: inv.operation}
-        if self._semconv:
-            attributes[sc.PROVIDER_NAME] = inv.provider
-        if self._legacy:
-            attributes[sc.LEGACY_SYSTEM] = sc.LEGACY_SYSTEM_NAMES.get(inv.provider, inv.provider)
-        if inv.request_model:
-            attributes[sc.REQUEST_MODEL] = inv.request_model
-        if inv.server_address:
-            attributes[sc.SERVER_ADDRESS] = inv.server_address
-        if inv.server_port:
-            attributes[sc.SERVER_PORT] = inv.server_port
         name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
-        inv.span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        inv.span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=self._start_attributes(inv))
         if activate:
             ctx = trace.set_span_in_context(inv.span)
             inv.context_token = otel_context.attach(otel_context.set_value(_INFERENCE_KEY, inv, ctx))
@@ -146,7 +142,12 @@ class Recorder:
             attributes = self._span_attributes(inv)
             if span.is_recording():
                 if self.capture.on_span:
-                    span.set_attributes({**attributes, **self._content_attributes(inv)})
+                    # Past the SDK's attribute count limit (128) the oldest keys are evicted: a long
+                    # conversation's per-message legacy content must go first, never the operation,
+                    # model or usage, so content is set before them and the start attributes again.
+                    extra = self._content_attributes(inv)
+                    legacy = {k: v for k, v in extra.items() if _legacy_name(k)}
+                    span.set_attributes({**legacy, **extra, **self._start_attributes(inv), **attributes})
                 else:
                     span.set_attributes(attributes)
             if inv.error_type is not None:
@@ -160,6 +161,20 @@ class Recorder:
             span.end()
 
     # --- attributes --------------------------------------------------------------------------
+
+    def _start_attributes(self, inv: Invocation) -> dict[str, Any]:
+        attributes: dict[str, Any] = {sc.OPERATION_NAME: inv.operation}
+        if self._semconv:
+            attributes[sc.PROVIDER_NAME] = inv.provider
+        if self._legacy:
+            attributes[sc.LEGACY_SYSTEM] = sc.LEGACY_SYSTEM_NAMES.get(inv.provider, inv.provider)
+        if inv.request_model:
+            attributes[sc.REQUEST_MODEL] = inv.request_model
+        if inv.server_address:
+            attributes[sc.SERVER_ADDRESS] = inv.server_address
+        if inv.server_port:
+            attributes[sc.SERVER_PORT] = inv.server_port
+        return attributes
 
     def _span_attributes(self, inv: Invocation) -> dict[str, Any]:
         a: dict[str, Any] = {}
@@ -285,13 +300,17 @@ class Recorder:
             (sc.REQUEST_MODEL, inv.request_model),
             (sc.SERVER_ADDRESS, inv.server_address),
             (sc.SERVER_PORT, inv.server_port),
+        ):
+            if value:
+                event[key] = value  # identity, not content: never truncated
+        for name, data in (
             (sc.SYSTEM_INSTRUCTIONS, inv.system_instructions),
             (sc.INPUT_MESSAGES, inv.input_messages),
             (sc.OUTPUT_MESSAGES, inv.output_messages),
             (sc.TOOL_DEFINITIONS, inv.tool_definitions),
         ):
-            if value:
-                event[key] = content.truncate(value, self._limit)
+            if data:
+                event[name] = content.truncate(data, self._limit)
         self._events.emit(
             event_name=sc.EVENT_INFERENCE_DETAILS,
             severity_number=self._debug_severity,

@@ -34,6 +34,11 @@ def as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _list(value: Any) -> list[Any] | tuple[Any, ...]:
+    """Sequence fields (``tool_calls``) only when they are sequences: iterating a stray int would raise."""
+    return value if isinstance(value, (list, tuple)) else ()
+
+
 # --- request -----------------------------------------------------------------------------------
 
 
@@ -95,7 +100,7 @@ def _parts_of_content(value: Any) -> list[dict[str, Any]]:
 def input_message(message: Any) -> Message:
     role = get(message, "role") or "user"
     parts = _parts_of_content(get(message, "content"))
-    for call in get(message, "tool_calls") or ():
+    for call in _list(get(message, "tool_calls")):
         function = get(call, "function")
         parts.append(
             content.tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments"))
@@ -170,7 +175,7 @@ def output_message(message: Any, finish_reason: str) -> Message:
     refusal = get(message, "refusal")
     if isinstance(refusal, str) and refusal:
         parts.append({"type": "refusal", "content": refusal})
-    for call in get(message, "tool_calls") or ():
+    for call in _list(get(message, "tool_calls")):
         function = get(call, "function")
         parts.append(
             content.tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments"))
@@ -186,6 +191,11 @@ def output_message(message: Any, finish_reason: str) -> Message:
 # --- streams -----------------------------------------------------------------------------------
 
 
+# OpenAI's upper limit for ``n``. A choice index beyond it (a foreign server's, or garbage) would otherwise
+# size the finish_reasons list: one chunk with index 10**12 would exhaust memory.
+_MAX_CHOICES = 128
+
+
 class ChatAccumulator:
     """Folds ``ChatCompletionChunk`` objects; keeps text and tool-call fragments only when capturing."""
 
@@ -196,7 +206,7 @@ class ChatAccumulator:
         self.envelope: Any = None  # first chunk with an id: id, model, fingerprint, tier
         self.usage: Any = None
         self.finish: dict[int, str] = {}
-        self.max_index = (choice_count or 1) - 1
+        self.max_index = min(choice_count or 1, _MAX_CHOICES) - 1
         self.texts: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, list[Any]]] = {}  # choice -> tool index -> [id, name, [args]]
 
@@ -208,6 +218,8 @@ class ChatAccumulator:
             self.usage = usage
         for choice in chunk.choices:
             index = choice.index
+            if not isinstance(index, int) or not 0 <= index < _MAX_CHOICES:
+                continue
             if index > self.max_index:
                 self.max_index = index
             if choice.finish_reason:
