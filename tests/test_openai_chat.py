@@ -153,6 +153,7 @@ def expected_attributes(name: str, index: int, server: ReplayServer) -> dict[str
         "server.address": "127.0.0.1",
         "server.port": port,
         "gen_ai.openai.api_base": f"{server.url}{base_path(name)}/",
+        "openai.api.type": "chat_completions",
         **REQUEST_ATTRIBUTES.get(name, {}),
         "gen_ai.response.id": response["id"],
         "gen_ai.response.model": response["model"],
@@ -192,6 +193,7 @@ def error_attributes(name: str, server: ReplayServer, error_type: str) -> dict[s
         "server.address": "127.0.0.1",
         "server.port": port,
         "gen_ai.openai.api_base": f"{server.url}/v1/",
+        "openai.api.type": "chat_completions",
         "error.type": error_type,
     }
 
@@ -550,6 +552,7 @@ async def test_connection_error(
         "server.address": "127.0.0.1",
         "server.port": port,
         "gen_ai.openai.api_base": f"http://127.0.0.1:{port}/v1/",
+        "openai.api.type": "chat_completions",
         "error.type": "openai.APIConnectionError",
     }
     assert dict(span.attributes or {}) == expected

@@ -83,6 +83,7 @@ class Settings:
     semconv_attributes: bool = True
     legacy_attributes: bool = True
     per_chunk_metrics: bool = False
+    stream_include_usage: bool = False
 
     @classmethod
     def resolve(
@@ -172,6 +173,9 @@ class _Resolver:
             ),
             per_chunk_metrics=self.boolean(
                 "per_chunk_metrics", "OTEL_INSTRUMENTATION_GENAI_PER_CHUNK_METRICS", False
+            ),
+            stream_include_usage=self.boolean(
+                "stream_include_usage", "OTEL_INSTRUMENTATION_GENAI_STREAM_INCLUDE_USAGE", False
             ),
         )
 

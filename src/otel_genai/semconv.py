@@ -48,6 +48,9 @@ OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 OPENAI_API_TYPE = "openai.api.type"
+REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+RESPONSE_STATUS = "gen_ai.response.status"
+EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 
 # --- legacy (OpenLLMetry 0.4 / Dynatrace dashboards) -------------------------------------------
 LEGACY_SYSTEM = "gen_ai.system"
@@ -61,6 +64,7 @@ LEGACY_OPENAI_API_VERSION = "gen_ai.openai.api_version"
 LEGACY_OPENAI_SYSTEM_FINGERPRINT = "gen_ai.openai.system_fingerprint"
 LEGACY_PROMPT_PREFIX = "gen_ai.prompt"
 LEGACY_COMPLETION_PREFIX = "gen_ai.completion"
+LEGACY_PROMPT_FILTER_RESULTS = "gen_ai.prompt.prompt_filter_results"
 
 # gen_ai.operation.name -> llm.request.type
 LEGACY_REQUEST_TYPES = {"chat": "chat", "text_completion": "completion", "embeddings": "embedding"}
@@ -75,6 +79,7 @@ LEGACY_SYSTEM_NAMES = {
 OP_CHAT = "chat"
 OP_TEXT_COMPLETION = "text_completion"
 OP_EMBEDDINGS = "embeddings"
+OP_FETCH_RESPONSE = "fetch_response"
 
 # --- events -----------------------------------------------------------------------------------
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"

@@ -211,7 +211,7 @@ class Recorder:
             put(sc.USAGE_REASONING_OUTPUT_TOKENS, inv.reasoning_tokens)
             put(sc.ERROR_TYPE, inv.error_type)
             if inv.operation == sc.OP_EMBEDDINGS:
-                put("gen_ai.embeddings.dimension.count", inv.vector_size)
+                put(sc.EMBEDDINGS_DIMENSION_COUNT, inv.vector_size)
         if legacy:
             put(sc.LEGACY_REQUEST_TYPE, sc.LEGACY_REQUEST_TYPES.get(inv.operation, "unknown"))
             put(sc.LEGACY_USAGE_PROMPT_TOKENS, inv.input_tokens)

@@ -24,7 +24,8 @@ _log = logging.getLogger("otel_genai")
 class Accumulator(Protocol):
     """Folds chunks into one response; written once per provider stream type."""
 
-    def add(self, chunk: Any) -> None: ...
+    def add(self, chunk: Any) -> bool | None:
+        """Fold one chunk; True hides it from the user (a chunk only the instrumentation asked for)."""
 
     def apply(self, inv: Invocation) -> None: ...
 
@@ -42,7 +43,13 @@ class _Lifecycle:
         if recorder.settings.per_chunk_metrics:
             inv.chunk_gaps_ns = []
 
-    def on_chunk(self, chunk: Any) -> None:
+    def on_chunk(self, chunk: Any) -> bool | None:
+        """Time and fold one chunk; True when the user must not see it."""
+        try:
+            if self.accumulator.add(chunk):
+                return True
+        except Exception:
+            _log.debug("otel-genai: reading a stream chunk failed", exc_info=True)
         now = time.perf_counter_ns()
         inv = self.inv
         if inv.first_chunk_ns is None:
@@ -51,10 +58,7 @@ class _Lifecycle:
             inv.chunk_gaps_ns.append(now - inv.last_chunk_ns)
         inv.last_chunk_ns = now
         inv.chunk_count += 1
-        try:
-            self.accumulator.add(chunk)
-        except Exception:
-            _log.debug("otel-genai: reading a stream chunk failed", exc_info=True)
+        return None
 
     def finish(self, exc: BaseException | None = None) -> None:
         if self.done:
@@ -81,16 +85,17 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-i
         return self
 
     def __next__(self) -> Any:
-        try:
-            chunk = self.__wrapped__.__next__()
-        except StopIteration:
-            self._self_state.finish()
-            raise
-        except BaseException as exc:
-            self._self_state.finish(exc)
-            raise
-        self._self_state.on_chunk(chunk)
-        return chunk
+        while True:
+            try:
+                chunk = self.__wrapped__.__next__()
+            except StopIteration:
+                self._self_state.finish()
+                raise
+            except BaseException as exc:
+                self._self_state.finish(exc)
+                raise
+            if not self._self_state.on_chunk(chunk):
+                return chunk
 
     def close(self) -> Any:
         try:
@@ -125,16 +130,17 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         return self
 
     async def __anext__(self) -> Any:
-        try:
-            chunk = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            self._self_state.finish()
-            raise
-        except BaseException as exc:
-            self._self_state.finish(exc)
-            raise
-        self._self_state.on_chunk(chunk)
-        return chunk
+        while True:
+            try:
+                chunk = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                self._self_state.finish()
+                raise
+            except BaseException as exc:
+                self._self_state.finish(exc)
+                raise
+            if not self._self_state.on_chunk(chunk):
+                return chunk
 
     async def _close(self, method: str) -> Any:
         try:

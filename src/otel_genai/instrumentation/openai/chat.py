@@ -11,39 +11,13 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
-
-
-def get(obj: Any, name: str) -> Any:
-    """Attribute or key lookup that tolerates missing fields and foreign shapes."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def as_str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _list(value: Any) -> list[Any] | tuple[Any, ...]:
-    """Sequence fields (``tool_calls``) only when they are sequences: iterating a stray int would raise."""
-    return value if isinstance(value, (list, tuple)) else ()
-
+from .readers import as_float, as_int, as_list, as_str, get
 
 # --- request -----------------------------------------------------------------------------------
 
 
-def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
-    """Request parameters of ``POST /chat/completions`` (the JSON body the client is about to send)."""
+def read_sampling(inv: Invocation, body: dict[str, Any]) -> None:
+    """Sampling parameters Chat Completions and legacy Completions share."""
     inv.max_tokens = as_int(body.get("max_completion_tokens")) or as_int(body.get("max_tokens"))
     inv.temperature = as_float(body.get("temperature"))
     inv.top_p = as_float(body.get("top_p"))
@@ -56,6 +30,19 @@ def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
     inv.choice_count = as_int(body.get("n"))
     inv.frequency_penalty = as_float(body.get("frequency_penalty"))
     inv.presence_penalty = as_float(body.get("presence_penalty"))
+    read_service_tier(inv, body)
+
+
+def read_service_tier(inv: Invocation, body: dict[str, Any]) -> None:
+    tier = as_str(body.get("service_tier"))
+    if tier and tier != "auto":
+        inv.attributes[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
+
+
+def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
+    """Request parameters of ``POST /chat/completions`` (the JSON body the client is about to send)."""
+    inv.attributes[sc.OPENAI_API_TYPE] = "chat_completions"
+    read_sampling(inv, body)
     inv.reasoning_level = as_str(body.get("reasoning_effort"))
     response_format = body.get("response_format")
     format_type = get(response_format, "type") if response_format is not None else None
@@ -63,9 +50,6 @@ def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
         inv.output_type = "text"
     elif format_type in ("json_object", "json_schema"):
         inv.output_type = "json"
-    tier = as_str(body.get("service_tier"))
-    if tier and tier != "auto":
-        inv.attributes[sc.OPENAI_REQUEST_SERVICE_TIER] = tier
     if capture:
         messages = body.get("messages")
         if isinstance(messages, list):
@@ -100,7 +84,7 @@ def _parts_of_content(value: Any) -> list[dict[str, Any]]:
 def input_message(message: Any) -> Message:
     role = get(message, "role") or "user"
     parts = _parts_of_content(get(message, "content"))
-    for call in _list(get(message, "tool_calls")):
+    for call in as_list(get(message, "tool_calls")):
         function = get(call, "function")
         parts.append(
             content.tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments"))
@@ -159,10 +143,17 @@ def read_response_envelope(inv: Invocation, response: Any) -> None:
 def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     """A complete ``ChatCompletion`` (or ``ParsedChatCompletion``, or its JSON)."""
     read_response_envelope(inv, response)
+    error = get(response, "error")
+    if error is not None:  # Azure answers a filtered prompt with HTTP 200 and an error body
+        code = as_str(get(error, "code"))
+        inv.error_type = code or "_OTHER"
+        inv.finish_reasons = ["content_filter" if code == "content_filter" else "error"]
     choices = get(response, "choices")
-    if not isinstance(choices, list):
+    if not isinstance(choices, list) or not choices:
         return
     inv.finish_reasons = [as_str(get(c, "finish_reason")) or "error" for c in choices]
+    if capture:
+        read_content_filters(inv, response, choices)
     if capture:
         reasons = inv.finish_reasons
         inv.output_messages = [
@@ -170,12 +161,25 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
         ]
 
 
+def read_content_filters(inv: Invocation, response: Any, choices: list[Any]) -> None:
+    """Azure's content-filter verdicts, as the legacy attributes Dynatrace shows (content capture only)."""
+    prompt_filters = get(response, "prompt_filter_results")
+    if prompt_filters:
+        inv.attributes[sc.LEGACY_PROMPT_FILTER_RESULTS] = content.to_json(prompt_filters)
+    for index, choice in enumerate(choices):
+        filters = get(choice, "content_filter_results")
+        if filters:
+            inv.attributes[f"{sc.LEGACY_COMPLETION_PREFIX}.{index}.content_filter_results"] = content.to_json(
+                filters
+            )
+
+
 def output_message(message: Any, finish_reason: str) -> Message:
     parts = _parts_of_content(get(message, "content"))
     refusal = get(message, "refusal")
     if isinstance(refusal, str) and refusal:
         parts.append({"type": "refusal", "content": refusal})
-    for call in _list(get(message, "tool_calls")):
+    for call in as_list(get(message, "tool_calls")):
         function = get(call, "function")
         parts.append(
             content.tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments"))
@@ -199,7 +203,7 @@ _MAX_CHOICES = 128
 class ChatAccumulator:
     """Folds ``ChatCompletionChunk`` objects; keeps text and tool-call fragments only when capturing."""
 
-    __slots__ = ("capture", "envelope", "finish", "max_index", "texts", "tools", "usage")
+    __slots__ = ("capture", "envelope", "finish", "hide_usage_chunk", "max_index", "texts", "tools", "usage")
 
     def __init__(self, capture: bool, choice_count: int | None) -> None:
         self.capture = capture
@@ -209,13 +213,16 @@ class ChatAccumulator:
         self.max_index = min(choice_count or 1, _MAX_CHOICES) - 1
         self.texts: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, list[Any]]] = {}  # choice -> tool index -> [id, name, [args]]
+        self.hide_usage_chunk = False  # True when we, not the caller, asked for the usage chunk
 
-    def add(self, chunk: Any) -> None:
+    def add(self, chunk: Any) -> bool:
         if self.envelope is None and getattr(chunk, "model", None):
             self.envelope = chunk
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
+            if self.hide_usage_chunk and not chunk.choices:
+                return True
         for choice in chunk.choices:
             index = choice.index
             if not isinstance(index, int) or not 0 <= index < _MAX_CHOICES:
@@ -226,6 +233,7 @@ class ChatAccumulator:
                 self.finish[index] = choice.finish_reason
             if self.capture:
                 self._add_delta(index, choice.delta)
+        return False
 
     def _add_delta(self, index: int, delta: Any) -> None:
         if delta is None:

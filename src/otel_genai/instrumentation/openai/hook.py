@@ -1,13 +1,13 @@
 """The one hook: ``SyncAPIClient.request`` / ``AsyncAPIClient.request``, under every typed resource method.
 
 Hooking the request method (rather than each ``create``) sees every client, including those created
-before ``init()``, Azure clients and ``with_raw_response``; it sees the JSON body after the client has
-normalised it; and it spans the client's own retries, as the conventions ask.
+before ``init()``, Azure clients, ``with_raw_response``/``with_streaming_response`` and the ``parse`` and
+``stream`` helpers; it sees the JSON body after the client has normalised it; and it spans the client's
+own retries, as the conventions ask.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -18,33 +18,13 @@ from ... import semconv as sc
 from ...core.invocation import Invocation
 from ...core.recorder import Recorder
 from ...core.streams import AsyncStreamProxy, SyncStreamProxy
-from . import chat
+from .endpoints import Endpoint, resolve
+from .raw import RawResponseProxy
+from .readers import as_str
+from .targets import target
 
 _log = logging.getLogger("otel_genai")
-
-# Hosts whose provider is not plain "openai" (semconv.md section 1.4); anything else reached through
-# the openai client reports "openai". Suffix match, so regional hosts are covered too.
-PROVIDERS_BY_HOST: tuple[tuple[str, str], ...] = (
-    (".openai.azure.com", "azure.ai.openai"),
-    (".cognitiveservices.azure.com", "azure.ai.openai"),
-    ("api.deepseek.com", "deepseek"),
-    ("api.groq.com", "groq"),
-    ("api.x.ai", "x_ai"),
-    ("api.mistral.ai", "mistral_ai"),
-    ("api.perplexity.ai", "perplexity"),
-    ("generativelanguage.googleapis.com", "gcp.gemini"),
-)
-
-# (method, path) -> (operation, request reader, response reader, stream accumulator factory)
-_CHAT = (sc.OP_CHAT, chat.read_request, chat.read_response, chat.ChatAccumulator)
-ENDPOINTS: dict[tuple[str, str], tuple[str, Any, Any, Any]] = {("post", "/chat/completions"): _CHAT}
-
-
-def provider_for_host(host: str) -> str:
-    for suffix, provider in PROVIDERS_BY_HOST:
-        if host == suffix.lstrip(".") or host.endswith(suffix):
-            return provider
-    return "openai"
+_INCLUDE_USAGE = {"include_usage": True}
 
 
 def error_type(exc: BaseException) -> str | None:
@@ -61,40 +41,19 @@ def error_type(exc: BaseException) -> str | None:
     return None
 
 
-class _Target:
-    """Where a client sends its requests, derived once per base URL (kept on the client, so nothing grows)."""
-
-    __slots__ = ("api_base", "base_url", "host", "port", "provider")
-
-    def __init__(self, base_url: Any) -> None:
-        self.base_url = base_url
-        self.api_base = str(base_url)
-        parts = urlsplit(self.api_base)
-        self.host = parts.hostname or None
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.provider = provider_for_host(self.host or "")
-
-
-def _target(client: Any) -> _Target:
-    base_url = client.base_url
-    target = getattr(client, "_otel_genai_target", None)
-    if target is None or target.base_url is not base_url:  # base_url is settable: re-derive on change
-        target = _Target(base_url)
-        with contextlib.suppress(Exception):  # a client that refuses attributes: derive each time
-            client._otel_genai_target = target
-    return target
-
-
 class _Call:
     """One hooked request: the invocation plus the readers for its endpoint."""
 
-    __slots__ = ("accumulator", "inv", "read_response", "recorder")
+    __slots__ = ("endpoint", "injected_usage", "inv", "recorder")
 
-    def __init__(self, recorder: Recorder, inv: Invocation, read_response: Any, accumulator: Any) -> None:
+    def __init__(self, recorder: Recorder, inv: Invocation, endpoint: Endpoint, injected_usage: bool) -> None:
         self.recorder = recorder
         self.inv = inv
-        self.read_response = read_response
-        self.accumulator = accumulator
+        self.endpoint = endpoint
+        self.injected_usage = injected_usage
+
+    def read_response(self, inv: Invocation, response: Any, capture: bool) -> None:
+        self.endpoint.read_response(inv, response, capture)
 
     def fail(self, exc: BaseException) -> None:
         try:
@@ -102,61 +61,93 @@ class _Call:
         except Exception:
             _log.debug("otel-genai: recording an openai error failed", exc_info=True)
 
+    def wrap_stream(self, stream: Any, *, is_async: bool) -> Any:
+        """Hand the span to a proxy that ends it when the stream ends, however it ends."""
+        self.recorder.deactivate(self.inv)
+        factory = self.endpoint.accumulator
+        if factory is None:  # not a streaming endpoint after all: nothing to fold
+            self.recorder.finish(self.inv)
+            return stream
+        accumulator = factory(self.recorder.capture_content, self.inv.choice_count)
+        if self.injected_usage:
+            accumulator.hide_usage_chunk = True
+        proxy = AsyncStreamProxy if is_async else SyncStreamProxy
+        return proxy(stream, self.recorder, self.inv, accumulator)
+
     def end(self, result: Any, *, is_async: bool) -> Any:
         """Return ``result`` as the user would get it uninstrumented, finishing or handing off the span."""
         try:
-            recorder, inv = self.recorder, self.inv
-            if hasattr(result, "http_response") and hasattr(result, "parse"):  # with_raw_response
-                self._read_raw(result)
-                recorder.finish(inv)
-                return result
-            if inv.streaming:
-                recorder.deactivate(inv)
-                accumulator = self.accumulator(recorder.capture_content, inv.choice_count)
-                proxy = AsyncStreamProxy if is_async else SyncStreamProxy
-                return proxy(result, recorder, inv, accumulator)
-            self.read_response(inv, result, recorder.capture_content)
-            recorder.finish(inv)
+            if hasattr(result, "http_response") and hasattr(result, "parse"):  # raw or streaming response
+                return self._end_raw(result)
+            if self.inv.streaming:
+                return self.wrap_stream(result, is_async=is_async)
+            self.read_response(self.inv, result, self.recorder.capture_content)
         except Exception:
             _log.debug("otel-genai: reading an openai response failed", exc_info=True)
-            self.recorder.finish(self.inv)
+        self.recorder.finish(self.inv)
         return result
 
-    def _read_raw(self, raw: Any) -> None:
-        # Raw responses keep the body for the user; for non-streams it is already read, so parsing our
-        # own copy of the JSON costs no I/O. A raw stream is left to the user: its span ends here.
-        if self.inv.streaming:
-            return
-        body = json.loads(raw.http_response.content)
-        self.read_response(self.inv, body, self.recorder.capture_content)
+    def _end_raw(self, raw: Any) -> Any:
+        http_response = raw.http_response
+        if not self.inv.streaming and _has_body(http_response):
+            # with_raw_response: the body is already read, so parsing our own copy costs no I/O.
+            self.read_response(self.inv, json.loads(http_response.content), self.recorder.capture_content)
+            self.recorder.finish(self.inv)
+            return raw
+        self.recorder.deactivate(self.inv)
+        return RawResponseProxy(raw, self)  # the span follows the response to parse() or close()
+
+
+def _has_body(http_response: Any) -> bool:
+    try:
+        return bool(http_response.content)
+    except Exception:  # httpx's ResponseNotRead: a streaming response nobody has read yet
+        return False
 
 
 def _begin(recorder: Recorder, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call | None:
     """Read the request and open the span; None when the endpoint is not a GenAI operation."""
     try:
         options = args[1] if len(args) > 1 else kwargs["options"]
-        path = urlsplit(str(options.url)).path
-        endpoint = ENDPOINTS.get((str(options.method).lower(), "/" + path.rsplit("/v1/", 1)[-1].lstrip("/")))
-        if endpoint is None:
+        found = resolve(str(options.method).lower(), urlsplit(str(options.url)).path)
+        if found is None:
             return None
-        operation, read_request, read_response, accumulator = endpoint
+        endpoint, path_id = found
         body = options.json_data if isinstance(options.json_data, dict) else {}
-        target = _target(client)
+        where = target(client)
+        streaming = bool(kwargs.get("stream"))
+        model = as_str(body.get("model")) or where.deployment
         inv = Invocation(
-            operation,
-            target.provider,
-            chat.as_str(body.get("model")),
-            server_address=target.host,
-            server_port=target.port,
-            streaming=bool(kwargs.get("stream")),
+            endpoint.operation,
+            where.provider,
+            model if endpoint.model_in_span_name else None,
+            server_address=where.host,
+            server_port=where.port,
+            streaming=streaming,
         )
-        inv.attributes[sc.LEGACY_OPENAI_API_BASE] = target.api_base
-        read_request(inv, body, recorder.capture_content)
+        attributes = inv.attributes
+        attributes[sc.LEGACY_OPENAI_API_BASE] = where.api_base
+        if where.api_version:
+            attributes[sc.LEGACY_OPENAI_API_VERSION] = where.api_version
+        if path_id:
+            inv.response_id = path_id
+        endpoint.read_request(inv, body, recorder.capture_content)
+        injected = False
+        if streaming and recorder.settings.stream_include_usage and endpoint.accumulator is not None:
+            injected = _request_usage(options, body)
         recorder.start(inv)
-        return _Call(recorder, inv, read_response, accumulator)
+        return _Call(recorder, inv, endpoint, injected)
     except Exception:
         _log.debug("otel-genai: reading an openai request failed", exc_info=True)
         return None
+
+
+def _request_usage(options: Any, body: dict[str, Any]) -> bool:
+    """Opt-in: ask for the usage chunk when the caller did not choose stream_options themselves."""
+    if "stream_options" in body or not ("messages" in body or "prompt" in body):
+        return False  # the caller's choice stands; the Responses API always reports usage
+    options.json_data = {**body, "stream_options": _INCLUDE_USAGE}
+    return True
 
 
 def sync_wrapper(recorder: Recorder) -> Callable[..., Any]:

@@ -1,0 +1,82 @@
+"""Which OpenAI endpoints are GenAI operations, and the readers for each.
+
+The hook sees every request the client makes; ``resolve`` picks the few it records. Endpoints not
+listed (files listing, fine-tuning jobs, ...) pass through with no telemetry at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ... import semconv as sc
+from ...core.invocation import Invocation
+from . import chat, completions, embeddings, responses
+
+Reader = Callable[[Invocation, Any, bool], None]
+
+
+class Endpoint(NamedTuple):
+    operation: str
+    read_request: Reader
+    read_response: Reader
+    accumulator: Callable[[bool, int | None], Any] | None = None  # stream folding, when it can stream
+    model_in_span_name: bool = True
+
+
+def _nothing(inv: Invocation, data: Any, capture: bool) -> None:
+    """Operations recorded with operation name, model (read by the hook) and duration only."""
+
+
+CHAT = Endpoint(sc.OP_CHAT, chat.read_request, chat.read_response, chat.ChatAccumulator)
+RESPONSES = Endpoint(
+    sc.OP_CHAT, responses.read_request, responses.read_response, responses.ResponsesAccumulator
+)
+FETCH_RESPONSE = Endpoint(
+    sc.OP_FETCH_RESPONSE,
+    responses.read_fetch_request,
+    responses.read_fetched,
+    responses.ResponsesAccumulator,
+    model_in_span_name=False,
+)
+COMPLETIONS = Endpoint(
+    sc.OP_TEXT_COMPLETION,
+    completions.read_request,
+    completions.read_response,
+    completions.CompletionAccumulator,
+)
+EMBEDDINGS = Endpoint(sc.OP_EMBEDDINGS, embeddings.read_request, embeddings.read_response)
+
+# Everything else a user can call through the client gets a span too, so nothing is invisible.
+_OTHER: dict[str, Endpoint] = {
+    "/images/generations": Endpoint("image_generation", _nothing, _nothing),
+    "/images/edits": Endpoint("image_edit", _nothing, _nothing),
+    "/images/variations": Endpoint("image_variation", _nothing, _nothing),
+    "/audio/speech": Endpoint("speech", _nothing, _nothing),
+    "/audio/transcriptions": Endpoint("transcription", _nothing, _nothing),
+    "/audio/translations": Endpoint("translation", _nothing, _nothing),
+    "/moderations": Endpoint("moderation", _nothing, _nothing),
+}
+
+_POST: dict[str, Endpoint] = {
+    "/chat/completions": CHAT,
+    "/responses": RESPONSES,
+    "/completions": COMPLETIONS,
+    "/embeddings": EMBEDDINGS,
+    "/files": Endpoint("upload_file", _nothing, _nothing),
+    "/batches": Endpoint("create_batch", _nothing, _nothing),
+    **_OTHER,
+}
+
+
+def resolve(method: str, path: str) -> tuple[Endpoint, str | None] | None:
+    """(endpoint, id from the path) for a request the client is about to make, or None."""
+    path = "/" + path.rsplit("/v1/", 1)[-1].lstrip("/")
+    if method == "post":
+        endpoint = _POST.get(path)
+        return (endpoint, None) if endpoint is not None else None
+    if method == "get" and path.startswith("/responses/"):
+        response_id = path[len("/responses/") :]
+        if response_id and "/" not in response_id:  # not /responses/{id}/input_items
+            return FETCH_RESPONSE, response_id
+    return None

@@ -1,0 +1,73 @@
+"""Where a client sends its requests: server address and port, provider name, Azure details.
+
+``gen_ai.provider.name`` comes from this base-URL table (docs/telemetry.md repeats it): well-known values
+from the semantic conventions where the host tells the provider apart, ``openai`` otherwise (the value the
+conventions give OpenAI-compatible servers such as vLLM, NVIDIA NIM, Kong AI Gateway or a LiteLLM proxy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit
+
+# (host suffix, provider); a suffix starting with "." also matches the bare domain.
+PROVIDERS_BY_HOST: tuple[tuple[str, str], ...] = (
+    (".openai.azure.com", "azure.ai.openai"),
+    (".cognitiveservices.azure.com", "azure.ai.openai"),
+    (".services.ai.azure.com", "azure.ai.inference"),
+    (".inference.ai.azure.com", "azure.ai.inference"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.groq.com", "groq"),
+    ("api.x.ai", "x_ai"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.moonshot.ai", "moonshot_ai"),
+    ("api.moonshot.cn", "moonshot_ai"),
+    ("api.anthropic.com", "anthropic"),
+    ("api.cohere.ai", "cohere"),
+    ("api.cohere.com", "cohere"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("aiplatform.googleapis.com", "gcp.vertex_ai"),
+)
+OLLAMA_PORT = 11434  # Ollama's OpenAI-compatible /v1 on its default port
+_AZURE_CLIENTS = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
+
+
+def provider_for_host(host: str, port: int | None = None) -> str:
+    for suffix, provider in PROVIDERS_BY_HOST:
+        if host == suffix.lstrip(".") or host.endswith(suffix):
+            return provider
+    return "ollama" if port == OLLAMA_PORT else "openai"
+
+
+class Target:
+    """Derived once per client and base URL, and kept on the client, so nothing global grows."""
+
+    __slots__ = ("api_base", "api_version", "base_url", "deployment", "host", "port", "provider")
+
+    def __init__(self, client: Any, base_url: Any) -> None:
+        self.base_url = base_url
+        self.api_base = str(base_url)
+        parts = urlsplit(self.api_base)
+        self.host = parts.hostname or None
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.provider = provider_for_host(self.host or "", parts.port)
+        self.api_version: str | None = None
+        self.deployment: str | None = None
+        if any(cls.__name__ in _AZURE_CLIENTS for cls in type(client).__mro__):
+            self.provider = "azure.ai.openai"
+            version = getattr(client, "_api_version", None)
+            self.api_version = version if isinstance(version, str) else None
+            _, marker, rest = parts.path.partition("/deployments/")
+            self.deployment = rest.strip("/").split("/")[0] or None if marker else None
+
+
+def target(client: Any) -> Target:
+    base_url = client.base_url
+    found = getattr(client, "_otel_genai_target", None)
+    if found is None or found.base_url is not base_url:  # base_url is settable: re-derive on change
+        found = Target(client, base_url)
+        with contextlib.suppress(Exception):  # a client that refuses attributes: derive each time
+            client._otel_genai_target = found
+    return found
