@@ -14,9 +14,9 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from replay import ReplayServer
 
 import otel_genai
+from replay import ReplayServer
 
 API_KEY = "sk-test-SECRET-0123456789abcdef"  # must never appear in exported telemetry
 
@@ -29,7 +29,10 @@ class Telemetry:
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.span_exporter))
         self.metric_reader = InMemoryMetricReader(
-            preferred_temporality={Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
+            preferred_temporality={
+                Counter: AggregationTemporality.DELTA,
+                Histogram: AggregationTemporality.DELTA,
+            }
         )
         self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
         self.log_exporter = InMemoryLogRecordExporter()

@@ -74,12 +74,45 @@ class _Lifecycle:
             self.recorder.fail(self.inv, exc)
 
 
+class _ResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
+    """The stream's HTTP response: helpers (openai's ``ChatCompletionStream``) close it directly."""
+
+    def __init__(self, wrapped: Any, state: _Lifecycle) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_state.finish()
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_state.finish()
+
+
+def _response_of(proxy: Any) -> Any:
+    """``stream.response`` wrapped so that closing it ends the span too (created once per stream)."""
+    wrapped = proxy._self_response
+    if wrapped is None:
+        wrapped = proxy._self_response = _ResponseProxy(proxy.__wrapped__.response, proxy._self_state)
+    return wrapped
+
+
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     """A synchronous iterator that looks and behaves exactly like the wrapped stream."""
 
     def __init__(self, wrapped: Any, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
         super().__init__(wrapped)
         self._self_state = _Lifecycle(recorder, inv, accumulator)
+        self._self_response: Any = None
+
+    @property
+    def response(self) -> Any:
+        return _response_of(self)
 
     def __iter__(self) -> SyncStreamProxy:
         return self
@@ -125,6 +158,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
     def __init__(self, wrapped: Any, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
         super().__init__(wrapped)
         self._self_state = _Lifecycle(recorder, inv, accumulator)
+        self._self_response: Any = None
+
+    @property
+    def response(self) -> Any:
+        return _response_of(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
