@@ -21,6 +21,24 @@ from replay import ReplayServer
 API_KEY = "sk-test-SECRET-0123456789abcdef"  # must never appear in exported telemetry
 
 
+def kwargs_for(body: dict[str, Any], method: Any = None) -> dict[str, Any]:
+    """Keyword arguments that make the installed openai client send exactly ``body``.
+
+    Recorded requests use parameters older clients do not know (``reasoning_effort`` in 1.40); those
+    travel in ``extra_body``, which the client merges into the same JSON body.
+    """
+    import inspect
+
+    import openai
+
+    accepted = inspect.signature(method or openai.resources.chat.Completions.create).parameters
+    kwargs = {k: v for k, v in body.items() if k in accepted}
+    extra = {k: v for k, v in body.items() if k not in accepted}
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs
+
+
 class Telemetry:
     """What one test's instrumented calls produced, read back through the SDK's in-memory exporters."""
 
@@ -65,6 +83,12 @@ class Telemetry:
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
         self.logger_provider.shutdown()
+
+
+def chat_helpers(client: Any) -> Any:
+    """Where ``parse``/``stream`` live: ``chat.completions`` today, ``beta.chat.completions`` before 1.92."""
+    completions = client.chat.completions
+    return completions if hasattr(completions, "parse") else client.beta.chat.completions
 
 
 @pytest.fixture(autouse=True)

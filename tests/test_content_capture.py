@@ -15,7 +15,7 @@ import openai
 import pytest
 from opentelemetry._logs import SeverityNumber
 
-from conftest import API_KEY, Telemetry
+from conftest import API_KEY, Telemetry, kwargs_for
 from replay import ReplayServer
 from test_openai_chat import body_of, expected_attributes, load, new_client, sse_chunks
 
@@ -173,7 +173,7 @@ def run_recording(name: str, server: ReplayServer, client: openai.OpenAI) -> lis
     results = []
     for interaction in load(name)["interactions"]:
         body = interaction["request"]["json"]
-        response = client.chat.completions.create(**body)
+        response = client.chat.completions.create(**kwargs_for(body))
         results.append(list(response) if body.get("stream") else response)
     server.assert_all_served()
     return results
@@ -355,7 +355,9 @@ def test_span_only_raw_response(
     name = "chat_basic_gpt4o_mini"
     telemetry = instrument(capture_message_content="SPAN_ONLY")
     server = replay(f"openai/{name}.json")
-    raw = sync_client(server.url + "/v1").chat.completions.with_raw_response.create(**body_of(name))
+    raw = sync_client(server.url + "/v1").chat.completions.with_raw_response.create(
+        **kwargs_for(body_of(name))
+    )
     assert raw.parse().choices[0].message.content == "This is a test."
     [attributes] = span_attributes(telemetry)
     assert attributes["gen_ai.input.messages"] == compact(
@@ -419,7 +421,7 @@ async def test_event_only_async_stream(
     telemetry = instrument(capture_message_content="EVENT_ONLY")
     server = replay(f"openai/{name}.json")
     async with new_client(server.url + "/v1", True) as client:
-        stream = await client.chat.completions.create(**body_of(name))
+        stream = await client.chat.completions.create(**kwargs_for(body_of(name)))
         assert telemetry.logs() == []  # nothing is known before the stream is read
         chunks = [chunk async for chunk in stream]
     assert len(chunks) == 18
@@ -594,7 +596,7 @@ def test_default_settings_leak_no_secret_or_content(
         for interaction in load(name)["interactions"]:
             body = interaction["request"]["json"]
             try:
-                response = client.chat.completions.create(**body)
+                response = client.chat.completions.create(**kwargs_for(body))
             except openai.NotFoundError:
                 continue
             if body.get("stream"):

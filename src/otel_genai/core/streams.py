@@ -180,18 +180,23 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
             if not self._self_state.on_chunk(chunk):
                 return chunk
 
-    async def _close(self, method: str) -> Any:
-        try:
-            result = getattr(self.__wrapped__, method)()
-            return (await result) if inspect.isawaitable(result) else result
-        finally:
-            self._self_state.finish()
+    def __getattr__(self, name: str) -> Any:
+        # close()/aclose() exist on some async streams and not on others (openai's AsyncStream has
+        # close, async generators aclose): intercept whichever the stream really has, add none.
+        attribute = getattr(self.__wrapped__, name)
+        if name in ("close", "aclose") and callable(attribute):
+            return self._self_closing(attribute)
+        return attribute
 
-    async def close(self) -> Any:
-        return await self._close("close")
+    def _self_closing(self, method: Any) -> Any:
+        async def close(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = method(*args, **kwargs)
+                return (await result) if inspect.isawaitable(result) else result
+            finally:
+                self._self_state.finish()
 
-    async def aclose(self) -> Any:
-        return await self._close("aclose")
+        return close
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()

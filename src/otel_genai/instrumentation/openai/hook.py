@@ -114,6 +114,9 @@ def _begin(recorder: Recorder, client: Any, args: tuple[Any, ...], kwargs: dict[
             return None
         endpoint, path_id = found
         body = options.json_data if isinstance(options.json_data, dict) else {}
+        extra = getattr(options, "extra_json", None)  # extra_body: merged into the JSON on the wire
+        if isinstance(extra, dict) and extra:
+            body = {**body, **extra}
         where = target(client)
         streaming = bool(kwargs.get("stream"))
         model = as_str(body.get("model")) or where.deployment
@@ -146,7 +149,8 @@ def _request_usage(options: Any, body: dict[str, Any]) -> bool:
     """Opt-in: ask for the usage chunk when the caller did not choose stream_options themselves."""
     if "stream_options" in body or not ("messages" in body or "prompt" in body):
         return False  # the caller's choice stands; the Responses API always reports usage
-    options.json_data = {**body, "stream_options": _INCLUDE_USAGE}
+    json_data = options.json_data if isinstance(options.json_data, dict) else {}
+    options.json_data = {**json_data, "stream_options": _INCLUDE_USAGE}
     return True
 
 
