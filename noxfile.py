@@ -7,6 +7,7 @@ import nox
 nox.options.sessions = ["lint", "typecheck", "tests", "tests_openai_oldest"]
 nox.options.reuse_existing_virtualenvs = True
 
+PYTHON_PATHS = ("src", "tests", "benchmarks", "examples", "noxfile.py")
 OLDEST_OPENAI = "1.40.0"  # first release with chat.completions.parse (as beta); see docs/compatibility.md
 
 
@@ -27,8 +28,8 @@ def tests_openai_oldest(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", *PYTHON_PATHS)
+    session.run("ruff", "format", "--check", *PYTHON_PATHS)
 
 
 @nox.session
