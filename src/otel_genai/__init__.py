@@ -45,6 +45,7 @@ def init(
     semconv_attributes: bool | None = None,
     legacy_attributes: bool | None = None,
     per_chunk_metrics: bool | None = None,
+    stream_include_usage: bool | None = None,
     disabled_instrumentations: str | Iterable[str] | None = None,
     disabled: bool | None = None,
     tracer_provider: Any = None,

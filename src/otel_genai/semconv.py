@@ -91,6 +91,8 @@ METRIC_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
 METRIC_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk"
 METRIC_GENERATION_CHOICES = "gen_ai.client.generation.choices"
 METRIC_EMBEDDINGS_VECTOR_SIZE = "llm.openai.embeddings.vector_size"
+METRIC_SERVER_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
+METRIC_SERVER_TIME_PER_OUTPUT_TOKEN = "gen_ai.server.time_per_output_token"
 
 TOKEN_BUCKETS: tuple[float, ...] = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
@@ -99,12 +101,21 @@ DURATION_BUCKETS: tuple[float, ...] = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )  # fmt: skip
 
+SERVER_TTFT_BUCKETS: tuple[float, ...] = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+SERVER_TPOT_BUCKETS: tuple[float, ...] = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+)  # fmt: skip
+
 # name -> bucket boundaries, for Views on our own MeterProvider and advisory boundaries on any other
 HISTOGRAM_BUCKETS: dict[str, tuple[float, ...]] = {
     METRIC_TOKEN_USAGE: TOKEN_BUCKETS,
     METRIC_OPERATION_DURATION: DURATION_BUCKETS,
     METRIC_TIME_TO_FIRST_CHUNK: DURATION_BUCKETS,
     METRIC_TIME_PER_OUTPUT_CHUNK: DURATION_BUCKETS,
+    METRIC_SERVER_TIME_TO_FIRST_TOKEN: SERVER_TTFT_BUCKETS,
+    METRIC_SERVER_TIME_PER_OUTPUT_TOKEN: SERVER_TPOT_BUCKETS,
 }
 
 # Attributes copied from the span onto metric points (low cardinality only).

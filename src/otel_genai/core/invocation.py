@@ -48,6 +48,8 @@ class Invocation:
         "seed",
         "server_address",
         "server_port",
+        "server_time_per_output_token",
+        "server_time_to_first_token",
         "span",
         "start_ns",
         "stop_sequences",
@@ -89,6 +91,9 @@ class Invocation:
     cache_write_tokens: int | None
     reasoning_tokens: int | None
     vector_size: int | None
+    # what the model server itself measured (Ollama's timings), in seconds
+    server_time_to_first_token: float | None
+    server_time_per_output_token: float | None
     error_type: str | None
     # content, filled only when capture is on
     input_messages: list[Message] | None
@@ -128,6 +133,7 @@ class Invocation:
         self.response_id = self.response_model = self.finish_reasons = None
         self.input_tokens = self.output_tokens = None
         self.cache_read_tokens = self.cache_write_tokens = self.reasoning_tokens = self.vector_size = None
+        self.server_time_to_first_token = self.server_time_per_output_token = None
         self.error_type = None
         self.input_messages = self.output_messages = None
         self.system_instructions = self.tool_definitions = None

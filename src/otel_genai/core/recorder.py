@@ -85,6 +85,16 @@ class Recorder:
         self._vector_size = meter.create_counter(
             sc.METRIC_EMBEDDINGS_VECTOR_SIZE, "{element}", "Size of the returned embedding vectors."
         )
+        self._server_ttft = histogram(
+            sc.METRIC_SERVER_TIME_TO_FIRST_TOKEN, "s", "Time to first token as the model server measured it."
+        )
+        self._server_tpot = histogram(
+            sc.METRIC_SERVER_TIME_PER_OUTPUT_TOKEN,
+            "s",
+            "Time per output token as the model server measured it.",
+        )
+        self._meter = meter
+        self._counters: dict[str, Any] = {}  # provider-specific counters, keyed by metric name (a fixed set)
         self._events: Any = None
         if self.capture.on_event:
             from opentelemetry._logs import SeverityNumber, get_logger
@@ -278,6 +288,23 @@ class Recorder:
         if inv.first_chunk_ns is not None:
             self._ttfc.record((inv.first_chunk_ns - inv.start_ns) / 1e9, attributes)
             self._record_chunk_gaps(inv, attributes)
+        if inv.error_type is None:  # server timings: successful responses only
+            if inv.server_time_to_first_token is not None:
+                self._server_ttft.record(inv.server_time_to_first_token, attributes)
+            if inv.server_time_per_output_token is not None:
+                self._server_tpot.record(inv.server_time_per_output_token, attributes)
+
+    def count(
+        self, name: str, value: int, attributes: dict[str, Any], unit: str = "1", description: str = ""
+    ) -> None:
+        """Add to a provider-specific counter (e.g. Bedrock guardrail activations), created on first use."""
+        try:
+            counter = self._counters.get(name)
+            if counter is None:
+                counter = self._counters[name] = self._meter.create_counter(name, unit, description)
+            counter.add(value, attributes)
+        except Exception:
+            _log.debug("otel-genai: counting %s failed", name, exc_info=True)
 
     def _record_chunk_gaps(self, inv: Invocation, attributes: dict[str, Any]) -> None:
         # One SDK data point costs 6-12 us (SDK 1.45), more than our whole per-chunk budget, so by
