@@ -87,13 +87,17 @@ def init(
             for name in INSTRUMENTORS:
                 if name in settings.disabled_instrumentations:
                     continue
-                instrumentor = load(name)
-                instrumentor.instrument(
-                    tracer_provider=_pipeline.tracer_provider,
-                    meter_provider=_pipeline.meter_provider,
-                    logger_provider=_pipeline.logger_provider,
-                    settings=settings,
-                )
+                try:  # one library's failure must not cost the others their telemetry
+                    instrumentor = load(name)
+                    instrumentor.instrument(
+                        tracer_provider=_pipeline.tracer_provider,
+                        meter_provider=_pipeline.meter_provider,
+                        logger_provider=_pipeline.logger_provider,
+                        settings=settings,
+                    )
+                except Exception:
+                    _log.warning("otel-genai: could not instrument %s", name, exc_info=True)
+                    continue
                 _instrumentors.append(instrumentor)
             return settings
         except Exception:
