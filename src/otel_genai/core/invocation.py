@@ -25,6 +25,7 @@ class Invocation:
         "chunk_count",
         "chunk_gaps_ns",
         "context_token",
+        "enriched",
         "error_type",
         "finish_reasons",
         "first_chunk_ns",
@@ -109,6 +110,7 @@ class Invocation:
     span: Span | None
     context_token: object | None
     outer: Invocation | None  # set when another layer already opened the inference span
+    enriched: bool  # an inner layer merged into this one: start attributes and name may have changed
 
     def __init__(
         self,
@@ -144,14 +146,16 @@ class Invocation:
         self.span = None
         self.context_token = None
         self.outer = None
+        self.enriched = False
 
     def merge_into(self, outer: Invocation) -> None:
         """Copy what this inner layer learned onto ``outer``: last write wins, unknowns never erase."""
         for name in self.__slots__:
-            if name in ("span", "context_token", "outer", "start_ns", "operation", "chunk_count"):
+            if name in ("span", "context_token", "outer", "enriched", "start_ns", "operation", "chunk_count"):
                 continue
             value = getattr(self, name)
             if name == "attributes":
                 outer.attributes.update(value)
-            elif value is not None:
+            elif value is not None and not (name == "streaming" and value is False):
                 setattr(outer, name, value)
+        outer.enriched = True

@@ -150,6 +150,10 @@ class Recorder:
         end_ns = time.perf_counter_ns()
         try:
             attributes = self._span_attributes(inv)
+            if inv.enriched:  # the client layer named the model and server after the span started
+                attributes = {**self._start_attributes(inv), **attributes}
+                if inv.request_model:
+                    span.update_name(f"{inv.operation} {inv.request_model}")
             if span.is_recording():
                 if self.capture.on_span:
                     # Past the SDK's attribute count limit (128) the oldest keys are evicted: a long

@@ -166,9 +166,11 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
 
 
 def read_fetched(inv: Invocation, response: Any, capture: bool) -> None:
-    """``responses.retrieve``: a stored response, no inference; so no token usage is reported."""
+    """``responses.retrieve``: a stored response, no inference; so no token usage is reported, and the
+    finish reason is only an attribute (as ``finish_reasons`` it would count in generation.choices)."""
     read_response(inv, response, capture)
     inv.input_tokens = inv.output_tokens = inv.cache_read_tokens = inv.reasoning_tokens = None
+    inv.attributes[sc.RESPONSE_FINISH_REASONS], inv.finish_reasons = inv.finish_reasons, None
     status = as_str(get(response, "status"))
     if status:
         inv.attributes[sc.RESPONSE_STATUS] = status
