@@ -127,3 +127,12 @@ METRIC_ATTRIBUTES: tuple[str, ...] = (
     SERVER_ADDRESS,
     SERVER_PORT,
 )
+
+# --- Ollama (provider-specific span attributes; docs/telemetry.md "Ollama") ----------------------
+PROVIDER_OLLAMA = "ollama"
+# The server's own timings from the final response, converted from Ollama's nanoseconds to seconds.
+OLLAMA_TOTAL_DURATION = "ollama.response.total_duration"
+OLLAMA_LOAD_DURATION = "ollama.response.load_duration"
+OLLAMA_PROMPT_EVAL_DURATION = "ollama.response.prompt_eval_duration"
+OLLAMA_EVAL_DURATION = "ollama.response.eval_duration"
+OLLAMA_REQUEST_THINK = "ollama.request.think"  # bool: thinking asked for (True or a level) or refused

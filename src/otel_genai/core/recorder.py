@@ -51,6 +51,32 @@ def _legacy_name(name: str) -> bool:
     return name in _LEGACY_NAMES or name.startswith(_LEGACY_PREFIXES)
 
 
+# (attribute, Invocation field) pairs emitted whenever the field is known
+_SHARED_FIELDS = (
+    (sc.REQUEST_MAX_TOKENS, "max_tokens"),
+    (sc.REQUEST_TEMPERATURE, "temperature"),
+    (sc.REQUEST_TOP_P, "top_p"),
+    (sc.RESPONSE_MODEL, "response_model"),
+)
+_SEMCONV_FIELDS = (
+    (sc.REQUEST_TOP_K, "top_k"),
+    (sc.REQUEST_STOP_SEQUENCES, "stop_sequences"),
+    (sc.REQUEST_SEED, "seed"),
+    (sc.REQUEST_FREQUENCY_PENALTY, "frequency_penalty"),
+    (sc.REQUEST_PRESENCE_PENALTY, "presence_penalty"),
+    (sc.OUTPUT_TYPE, "output_type"),
+    (sc.REQUEST_REASONING_LEVEL, "reasoning_level"),
+    (sc.RESPONSE_ID, "response_id"),
+    (sc.RESPONSE_FINISH_REASONS, "finish_reasons"),
+    (sc.USAGE_INPUT_TOKENS, "input_tokens"),
+    (sc.USAGE_OUTPUT_TOKENS, "output_tokens"),
+    (sc.USAGE_CACHE_READ_INPUT_TOKENS, "cache_read_tokens"),
+    (sc.USAGE_CACHE_CREATION_INPUT_TOKENS, "cache_write_tokens"),
+    (sc.USAGE_REASONING_OUTPUT_TOKENS, "reasoning_tokens"),
+    (sc.ERROR_TYPE, "error_type"),
+)
+
+
 class Recorder:
     """Owns the tracer, the instruments (created once) and the content policy for one configuration."""
 
@@ -192,48 +218,34 @@ class Recorder:
 
     def _span_attributes(self, inv: Invocation) -> dict[str, Any]:
         a: dict[str, Any] = {}
-        semconv, legacy = self._semconv, self._legacy
-
-        def put(key: str, value: Any) -> None:
+        for key, slot in _SHARED_FIELDS:
+            value = getattr(inv, slot)
             if value is not None:
                 a[key] = value
-
-        put(sc.REQUEST_MAX_TOKENS, inv.max_tokens)
-        put(sc.REQUEST_TEMPERATURE, inv.temperature)
-        put(sc.REQUEST_TOP_P, inv.top_p)
-        put(sc.RESPONSE_MODEL, inv.response_model)
-        if semconv:
-            put(sc.REQUEST_TOP_K, inv.top_k)
-            put(sc.REQUEST_STOP_SEQUENCES, inv.stop_sequences)
-            put(sc.REQUEST_SEED, inv.seed)
+        if self._semconv:
+            for key, slot in _SEMCONV_FIELDS:
+                value = getattr(inv, slot)
+                if value is not None:
+                    a[key] = value
             if inv.choice_count is not None and inv.choice_count != 1:
                 a[sc.REQUEST_CHOICE_COUNT] = inv.choice_count
-            put(sc.REQUEST_FREQUENCY_PENALTY, inv.frequency_penalty)
-            put(sc.REQUEST_PRESENCE_PENALTY, inv.presence_penalty)
-            put(sc.OUTPUT_TYPE, inv.output_type)
-            put(sc.REQUEST_REASONING_LEVEL, inv.reasoning_level)
             if inv.streaming:
                 a[sc.REQUEST_STREAM] = True
-            put(sc.RESPONSE_ID, inv.response_id)
-            put(sc.RESPONSE_FINISH_REASONS, inv.finish_reasons)
             if inv.first_chunk_ns is not None:
                 a[sc.RESPONSE_TIME_TO_FIRST_CHUNK] = (inv.first_chunk_ns - inv.start_ns) / 1e9
-            put(sc.USAGE_INPUT_TOKENS, inv.input_tokens)
-            put(sc.USAGE_OUTPUT_TOKENS, inv.output_tokens)
-            put(sc.USAGE_CACHE_READ_INPUT_TOKENS, inv.cache_read_tokens)
-            put(sc.USAGE_CACHE_CREATION_INPUT_TOKENS, inv.cache_write_tokens)
-            put(sc.USAGE_REASONING_OUTPUT_TOKENS, inv.reasoning_tokens)
-            put(sc.ERROR_TYPE, inv.error_type)
-            if inv.operation == sc.OP_EMBEDDINGS:
-                put(sc.EMBEDDINGS_DIMENSION_COUNT, inv.vector_size)
-        if legacy:
-            put(sc.LEGACY_REQUEST_TYPE, sc.LEGACY_REQUEST_TYPES.get(inv.operation, "unknown"))
-            put(sc.LEGACY_USAGE_PROMPT_TOKENS, inv.input_tokens)
-            put(sc.LEGACY_USAGE_COMPLETION_TOKENS, inv.output_tokens)
-            if inv.input_tokens is not None and inv.output_tokens is not None:
-                a[sc.LEGACY_USAGE_TOTAL_TOKENS] = inv.input_tokens + inv.output_tokens
+            if inv.vector_size is not None and inv.operation == sc.OP_EMBEDDINGS:
+                a[sc.EMBEDDINGS_DIMENSION_COUNT] = inv.vector_size
+        if self._legacy:
+            a[sc.LEGACY_REQUEST_TYPE] = sc.LEGACY_REQUEST_TYPES.get(inv.operation, "unknown")
+            if inv.input_tokens is not None:
+                a[sc.LEGACY_USAGE_PROMPT_TOKENS] = inv.input_tokens
+            if inv.output_tokens is not None:
+                a[sc.LEGACY_USAGE_COMPLETION_TOKENS] = inv.output_tokens
+                if inv.input_tokens is not None:
+                    a[sc.LEGACY_USAGE_TOTAL_TOKENS] = inv.input_tokens + inv.output_tokens
             if inv.streaming:
                 a[sc.LEGACY_IS_STREAMING] = True
+        semconv, legacy = self._semconv, self._legacy
         for key, value in inv.attributes.items():
             if value is not None and (legacy if _legacy_name(key) else semconv):
                 a[key] = value

@@ -22,7 +22,11 @@ _log = logging.getLogger("otel_genai")
 
 
 class Accumulator(Protocol):
-    """Folds chunks into one response; written once per provider stream type."""
+    """Folds chunks into one response; written once per provider stream type.
+
+    It may also have ``error_type(exc) -> str | None`` to type an exception the stream raises (an HTTP
+    status that surfaces only on the first chunk); without it, or on None, the recorder's class name rule.
+    """
 
     def add(self, chunk: Any) -> bool | None:
         """Fold one chunk; True hides it from the user (a chunk only the instrumentation asked for)."""
@@ -71,7 +75,18 @@ class _Lifecycle:
         if exc is None:
             self.recorder.finish(self.inv)
         else:
-            self.recorder.fail(self.inv, exc)
+            self.recorder.fail(self.inv, exc, self._error_type(exc))
+
+    def _error_type(self, exc: BaseException) -> str | None:
+        classify = getattr(self.accumulator, "error_type", None)
+        if classify is None:
+            return None
+        try:
+            result = classify(exc)
+            return result if isinstance(result, str) else None
+        except Exception:
+            _log.debug("otel-genai: typing a stream error failed", exc_info=True)
+            return None
 
 
 class _ResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]

@@ -8,6 +8,7 @@ from typing import Any
 # name -> "module:Class"; imported only when init() instruments (provider modules stay unimported)
 INSTRUMENTORS: dict[str, str] = {
     "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
+    "ollama": "otel_genai.instrumentation.ollama:OllamaInstrumentor",
 }
 
 

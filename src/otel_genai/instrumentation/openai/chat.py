@@ -143,13 +143,13 @@ def read_response_envelope(inv: Invocation, response: Any) -> None:
 def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     """A complete ``ChatCompletion`` (or ``ParsedChatCompletion``, or its JSON)."""
     read_response_envelope(inv, response)
-    error = get(response, "error")
-    if error is not None:  # Azure answers a filtered prompt with HTTP 200 and an error body
-        code = as_str(get(error, "code"))
-        inv.error_type = code or "_OTHER"
-        inv.finish_reasons = ["content_filter" if code == "content_filter" else "error"]
     choices = get(response, "choices")
     if not isinstance(choices, list) or not choices:
+        error = get(response, "error")
+        if error is not None:  # Azure answers a filtered prompt with HTTP 200 and an error body
+            code = as_str(get(error, "code"))
+            inv.error_type = code or "_OTHER"
+            inv.finish_reasons = ["content_filter" if code == "content_filter" else "error"]
         return
     inv.finish_reasons = [as_str(get(c, "finish_reason")) or "error" for c in choices]
     if capture:

@@ -36,7 +36,7 @@ FETCH_RESPONSE = Endpoint(
     sc.OP_FETCH_RESPONSE,
     responses.read_fetch_request,
     responses.read_fetched,
-    responses.ResponsesAccumulator,
+    responses.FetchedResponsesAccumulator,
     model_in_span_name=False,
 )
 COMPLETIONS = Endpoint(

@@ -77,7 +77,7 @@ class _Call:
     def end(self, result: Any, *, is_async: bool) -> Any:
         """Return ``result`` as the user would get it uninstrumented, finishing or handing off the span."""
         try:
-            if hasattr(result, "http_response") and hasattr(result, "parse"):  # raw or streaming response
+            if _is_raw(type(result)):  # with_raw_response / with_streaming_response
                 return self._end_raw(result)
             if self.inv.streaming:
                 return self.wrap_stream(result, is_async=is_async)
@@ -96,6 +96,17 @@ class _Call:
             return raw
         self.recorder.deactivate(self.inv)
         return RawResponseProxy(raw, self)  # the span follows the response to parse() or close()
+
+
+_RAW_TYPES: dict[type, bool] = {}  # result type -> is a raw response; a handful of client classes
+
+
+def _is_raw(cls: type) -> bool:
+    # Cached per class: probing a pydantic model for a missing attribute costs microseconds each time.
+    raw = _RAW_TYPES.get(cls)
+    if raw is None:
+        raw = _RAW_TYPES[cls] = hasattr(cls, "parse") and hasattr(cls, "headers")  # class-level members
+    return raw
 
 
 def _has_body(http_response: Any) -> bool:

@@ -205,3 +205,15 @@ class ResponsesAccumulator:
         elif self.started is not None:  # the stream ended early: identity only, no finish reason
             inv.response_id = as_str(get(self.started, "id"))
             inv.response_model = as_str(get(self.started, "model"))
+
+
+class FetchedResponsesAccumulator(ResponsesAccumulator):
+    """``responses.retrieve(id, stream=True)``: a stored response's events, read as a fetched response."""
+
+    __slots__ = ()
+
+    def apply(self, inv: Invocation) -> None:
+        if self.final is not None:
+            read_fetched(inv, self.final, self.capture)
+        else:
+            super().apply(inv)
