@@ -44,7 +44,7 @@ DEFAULTS = Settings(
     max_content_length=16_384,
     semconv_attributes=True,
     legacy_attributes=True,
-    per_chunk_metrics=False,
+    per_chunk_metrics=None,  # not set: per chunk on our own MeterProvider, the stream's mean otherwise
 )
 
 
@@ -191,7 +191,7 @@ PRECEDENCE = [
         "per_chunk_metrics",
         False,
         True,
-        False,
+        None,
     ),
 ]
 

@@ -82,7 +82,7 @@ class Settings:
     max_content_length: int = DEFAULT_MAX_CONTENT_LENGTH
     semconv_attributes: bool = True
     legacy_attributes: bool = True
-    per_chunk_metrics: bool = False
+    per_chunk_metrics: bool | None = None  # None: per chunk where cheap (our own MeterProvider)
     stream_include_usage: bool = False
 
     @classmethod
@@ -122,6 +122,12 @@ class _Resolver:
             return False
         self.warn(name, raw, "expected true or false", default)
         return default
+
+    def optional_boolean(self, key: str, name: str) -> bool | None:
+        """Like ``boolean``, but "not set" stays None so the default can depend on the set-up."""
+        if key not in self.kw and self.raw(name) is None:
+            return None
+        return self.boolean(key, name, False)
 
     def number(self, key: str, name: str, default: float, *, minimum: float = 0.0) -> float:
         value: object = self.kw.get(key, self.raw(name))
@@ -171,8 +177,8 @@ class _Resolver:
             legacy_attributes=self.boolean(
                 "legacy_attributes", "OTEL_INSTRUMENTATION_GENAI_LEGACY_ATTRIBUTES", True
             ),
-            per_chunk_metrics=self.boolean(
-                "per_chunk_metrics", "OTEL_INSTRUMENTATION_GENAI_PER_CHUNK_METRICS", False
+            per_chunk_metrics=self.optional_boolean(
+                "per_chunk_metrics", "OTEL_INSTRUMENTATION_GENAI_PER_CHUNK_METRICS"
             ),
             stream_include_usage=self.boolean(
                 "stream_include_usage", "OTEL_INSTRUMENTATION_GENAI_STREAM_INCLUDE_USAGE", False

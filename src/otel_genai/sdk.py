@@ -28,9 +28,12 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import semconv as sc
 from .config import Settings, Temporality
+from .core.fastmetrics import GenAIMetricReader, MetricsBuffer
+from .version import __version__
 
 _log = logging.getLogger("otel_genai")
 _EXIT_TIMEOUT_S = 5.0  # the most a dead endpoint may delay interpreter exit
@@ -242,27 +245,32 @@ def _metrics(settings: Settings, resource: Resource, given: Any) -> tuple[Any, b
     existing = given or metrics.get_meter_provider()
     if isinstance(existing, MeterProvider) or given is not None:
         return existing, False  # histograms still carry advisory bucket boundaries
-    readers = []
     temporality = TEMPORALITIES[settings.temporality]
-    for name in settings.exporters["metrics"]:
-        if name == "otlp":
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-            exporter: Any = OTLPMetricExporter(
-                **_otlp_kwargs(settings, "metrics"), preferred_temporality=temporality
-            )
-        else:
-            from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
-
-            exporter = ConsoleMetricExporter(preferred_temporality=temporality)
-        readers.append(
-            PeriodicExportingMetricReader(exporter, export_interval_millis=settings.metric_export_interval_ms)
-        )
+    exporters = [_metric_exporter(name, settings, temporality) for name in settings.exporters["metrics"]]
+    interval: dict[str, Any] = {"export_interval_millis": settings.metric_export_interval_ms}
+    buffer = None
+    if len(exporters) == 1:  # deltas can be handed to one reader only; two readers use the SDK path
+        scope = InstrumentationScope("otel_genai", __version__)
+        buffer = MetricsBuffer(scope, delta=temporality[Histogram] is AggregationTemporality.DELTA)
+        readers: list[Any] = [GenAIMetricReader(exporters[0], buffer, resource, **interval)]
+    else:
+        readers = [PeriodicExportingMetricReader(exporter, **interval) for exporter in exporters]
     provider = MeterProvider(
         metric_readers=readers, resource=resource, views=histogram_views(), shutdown_on_exit=False
     )
+    provider._otel_genai_metrics = buffer  # type: ignore[attr-defined]  # read by core.recorder.Recorder
     metrics.set_meter_provider(provider)
     return provider, True
+
+
+def _metric_exporter(name: str, settings: Settings, temporality: dict[type, AggregationTemporality]) -> Any:
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter(**_otlp_kwargs(settings, "metrics"), preferred_temporality=temporality)
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+    return ConsoleMetricExporter(preferred_temporality=temporality)
 
 
 def _logs_provider(settings: Settings, resource: Resource, given: Any) -> tuple[Any, bool]:

@@ -44,7 +44,7 @@ class _Lifecycle:
         self.inv = inv
         self.accumulator = accumulator
         self.done = False
-        if recorder.settings.per_chunk_metrics:
+        if recorder.per_chunk_metrics:
             inv.chunk_gaps_ns = []
 
     def on_chunk(self, chunk: Any) -> bool | None:
