@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -36,7 +37,8 @@ from .core.fastmetrics import GenAIMetricReader, MetricsBuffer
 from .version import __version__
 
 _log = logging.getLogger("otel_genai")
-_EXIT_TIMEOUT_S = 5.0  # the most a dead endpoint may delay interpreter exit
+_EXIT_TIMEOUT_S = 5.0
+_SPAN_QUEUE_SIZE = 8192  # the most a dead endpoint may delay interpreter exit
 
 _DELTA, _CUMULATIVE = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
 TEMPORALITIES: dict[Temporality, dict[type, AggregationTemporality]] = {
@@ -233,12 +235,21 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
             exporter = counter.wrap(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+            provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=_queue_size()))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return counter
+
+
+def _queue_size() -> int | None:
+    """A deeper span queue than the SDK's 2048 unless OTEL_BSP_MAX_QUEUE_SIZE says otherwise.
+
+    A tight loop of model calls can starve the exporter thread of the GIL for seconds; 2048 spans is only a
+    few seconds of calls, after which spans are dropped. 8192 rides that out at a few MB of memory.
+    """
+    return None if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else _SPAN_QUEUE_SIZE
 
 
 def _metrics(settings: Settings, resource: Resource, given: Any) -> tuple[Any, bool]:
