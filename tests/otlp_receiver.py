@@ -108,7 +108,7 @@ class OtlpReceiver:
     def start(self) -> OtlpReceiver:
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.receiver = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
         return self
 

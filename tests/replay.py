@@ -152,7 +152,7 @@ class ReplayServer:
     def start(self) -> ReplayServer:
         self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.replay = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
         return self
 

@@ -41,16 +41,21 @@ async def clients() -> AsyncIterator[Clients]:
 # --- OpenAI-compatible providers -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("suffix", "provider"), targets.PROVIDERS_BY_HOST)
-def test_provider_for_host_table(suffix: str, provider: str) -> None:
-    """Each row matches its host, hosts ending in it (resources, regional hosts such as
-    ``us-central1-aiplatform.googleapis.com``) and a dot-suffix's bare domain, on any port."""
-    host = suffix.lstrip(".")
+@pytest.mark.parametrize(("pattern", "provider"), targets.PROVIDERS_BY_HOST)
+def test_provider_for_host_table(pattern: str, provider: str) -> None:
+    """A plain row matches its host and subdomains; a row starting with "." or "-" matches hosts ending in
+    it (Azure resources, regional hosts such as ``us-central1-aiplatform.googleapis.com``), on any port."""
+    host = pattern.lstrip(".-")
     assert targets.provider_for_host(host) == provider
     assert targets.provider_for_host(host, 443) == provider
     assert targets.provider_for_host(host, targets.OLLAMA_PORT) == provider  # the host wins over the port
-    prefix = "my-resource" if suffix.startswith(".") else "us-central1-"
-    assert targets.provider_for_host(f"{prefix}{suffix}") == provider
+    if pattern[0] == ".":
+        assert targets.provider_for_host(f"my-resource{pattern}") == provider
+    elif pattern[0] == "-":
+        assert targets.provider_for_host(f"us-central1{pattern}") == provider
+    else:
+        assert targets.provider_for_host(f"eu.{pattern}") == provider
+        assert targets.provider_for_host(f"x{pattern}") == "openai"  # a look-alike domain is no match
     # Only the end of the host counts: the provider's name elsewhere in it is no match.
     assert targets.provider_for_host(f"{host}.attacker.example") == "openai"
 
@@ -83,6 +88,7 @@ def test_provider_table_expected_rows() -> None:
         "api.cohere.com": "cohere",
         "generativelanguage.googleapis.com": "gcp.gemini",
         "aiplatform.googleapis.com": "gcp.vertex_ai",
+        "-aiplatform.googleapis.com": "gcp.vertex_ai",
     }
     assert targets.OLLAMA_PORT == 11434
 

@@ -312,7 +312,7 @@ class Recorder:
             self._tokens.record(inv.input_tokens, {**attributes, sc.TOKEN_TYPE: "input"})
         if inv.output_tokens is not None:
             self._tokens.record(inv.output_tokens, {**attributes, sc.TOKEN_TYPE: "output"})
-        if inv.finish_reasons:
+        if inv.finish_reasons and inv.error_type is None:  # a failed call generated no choices
             self._choices.add(len(inv.finish_reasons), attributes)
         if inv.vector_size:
             self._vector_size.add(inv.vector_size, attributes)

@@ -11,7 +11,8 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
-# (host suffix, provider); a suffix starting with "." also matches the bare domain.
+# (host, provider): the host itself or any subdomain; a row starting with "." or "-" matches any host
+# ending in it (regional Vertex AI hosts are "us-central1-aiplatform.googleapis.com").
 PROVIDERS_BY_HOST: tuple[tuple[str, str], ...] = (
     (".openai.azure.com", "azure.ai.openai"),
     (".cognitiveservices.azure.com", "azure.ai.openai"),
@@ -29,14 +30,18 @@ PROVIDERS_BY_HOST: tuple[tuple[str, str], ...] = (
     ("api.cohere.com", "cohere"),
     ("generativelanguage.googleapis.com", "gcp.gemini"),
     ("aiplatform.googleapis.com", "gcp.vertex_ai"),
+    ("-aiplatform.googleapis.com", "gcp.vertex_ai"),
 )
 OLLAMA_PORT = 11434  # Ollama's OpenAI-compatible /v1 on its default port
 _AZURE_CLIENTS = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
 
 
 def provider_for_host(host: str, port: int | None = None) -> str:
-    for suffix, provider in PROVIDERS_BY_HOST:
-        if host == suffix.lstrip(".") or host.endswith(suffix):
+    for pattern, provider in PROVIDERS_BY_HOST:
+        if pattern[0] in ".-":
+            if host.endswith(pattern) or host == pattern[1:]:
+                return provider
+        elif host == pattern or host.endswith("." + pattern):
             return provider
     return "ollama" if port == OLLAMA_PORT else "openai"
 
