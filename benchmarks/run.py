@@ -1,0 +1,795 @@
+"""Overhead benchmarks for otel-genai: what instrumenting the openai client costs, with telemetry exported.
+
+Usage: ``python benchmarks/run.py [--quick] [--json PATH] [--only GROUPS] [--check] [--profile]``.
+benchmarks/README.md explains every row and its target. Each group of rows runs in its own subprocess of
+this script, so one group never pollutes the next. A loopback OTLP receiver (tests/otlp_receiver.py) runs
+in this parent process: the benchmarked process pays for encoding and sending telemetry, not decoding it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import gc
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDINGS = ROOT / "tests" / "recordings" / "openai"
+RESULT_PREFIX = "BENCH-RESULT "
+STREAM_CHUNKS = 200  # content chunks per benchmark stream (plus a finish chunk and a usage chunk)
+DROP_WARNING = "spans were not delivered"
+SDK_DROP_WARNING = "Queue full, dropping"
+
+# name -> settings; "quick" must stay under ~30 s and "full" under ~3 min on a 2-core machine.
+PRESETS: dict[str, dict[str, Any]] = {
+    "full": {
+        "chat_rounds": 12,  # rows 1 and 3a: rounds of one plain and one instrumented block
+        "calls_per_block": 400,
+        "stream_rounds": 80,  # rows 2 and 3b: streams are long, so one stream per block, many rounds
+        "streams_per_block": 1,
+        "metric_interval_ms": 1000,
+        "import_runs": 7,
+        "memory_warmup": 1000,
+        "memory_calls": 20_000,
+        "memory_step": 1000,  # RSS is sampled every this many calls
+        "delivery_calls": 20_000,
+        "profile_calls": 2000,
+        "profile_streams": 40,
+    },
+    "quick": {
+        "chat_rounds": 4,
+        "calls_per_block": 150,
+        "stream_rounds": 16,
+        "streams_per_block": 1,
+        "metric_interval_ms": 1000,
+        "import_runs": 2,
+        "memory_warmup": 300,
+        "memory_calls": 2000,
+        "memory_step": 250,
+        "delivery_calls": 2000,
+        "profile_calls": 300,
+        "profile_streams": 8,
+    },
+}
+GROUPS = ("calls", "import", "memory", "delivery")
+# The per-call workers export spans only when they flush (or a batch fills), so export CPU is attributed
+# to the block whose spans it exports. The default 5 s timer would export in whichever block runs then.
+NO_SPAN_TIMER = {"OTEL_BSP_SCHEDULE_DELAY": "3600000"}
+BATCH_SIZE = 512  # BatchSpanProcessor's default max_export_batch_size: blocks stay below it
+INSTRUMENTATION_CODE = ("otel_genai", "opentelemetry", "wrapt", "google/protobuf", "requests", "urllib3")
+
+
+# --- payloads and clients (used in the worker processes) ------------------------------------------
+
+
+def _recording(name: str) -> dict[str, Any]:
+    interaction: dict[str, Any] = json.loads((RECORDINGS / name).read_text())["interactions"][0]
+    return interaction
+
+
+def chat_payload() -> tuple[dict[str, Any], bytes]:
+    """The recorded request body and the recorded response, as the server sent it."""
+    interaction = _recording("chat_basic_gpt4o_mini.json")
+    return interaction["request"]["json"], json.dumps(interaction["response"]["json"]).encode()
+
+
+def stream_payload() -> tuple[dict[str, Any], bytes]:
+    """The recorded include_usage stream request, and an SSE body of ``STREAM_CHUNKS`` content chunks.
+
+    Chunk shapes are the recorded ones: the role chunk, content chunks (cycling the recorded words), the
+    finish chunk, the usage chunk with empty choices, and ``data: [DONE]``.
+    """
+    interaction = _recording("chat_stream_include_usage_gpt4.json")
+    events = [
+        e[len("data: ") :] for e in interaction["response"]["text"].split("\n\n") if e.startswith("data: ")
+    ]
+    recorded = [json.loads(e) for e in events if e != "[DONE]"]
+    with_text = [c for c in recorded if c["choices"] and c["choices"][0]["delta"].get("content")]
+    words = [c["choices"][0]["delta"]["content"] for c in with_text]
+    finish = next(c for c in recorded if c["choices"] and c["choices"][0]["finish_reason"])
+    usage = next(c for c in recorded if not c["choices"] and c.get("usage"))
+    chunks = []
+    for i in range(STREAM_CHUNKS):
+        chunk = copy.deepcopy(recorded[0] if i == 0 else with_text[0])  # the first one carries the role
+        chunk["choices"][0]["delta"]["content"] = words[i % len(words)]
+        chunks.append(chunk)
+    chunks += [finish, usage]
+    text = "".join(f"data: {json.dumps(c, separators=(',', ':'))}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return interaction["request"]["json"], text.encode()
+
+
+def http_module() -> Any:
+    """openai 3.x ships on ``httpx2``; openai 1.x on ``httpx``. Both have ``Client`` and ``MockTransport``."""
+    import openai
+
+    if hasattr(openai, "_httpx2"):
+        import httpx2
+
+        return httpx2
+    import httpx
+
+    return httpx
+
+
+def make_clients(is_async: bool) -> tuple[Any, Any]:
+    """Two clients on in-process transports: one answers the chat completion, one the 200-chunk stream."""
+    import openai
+
+    http = http_module()
+    _, chat_body = chat_payload()
+    _, sse_body = stream_payload()
+
+    def client(content_type: str, body: bytes) -> Any:
+        def handler(request: Any) -> Any:
+            return http.Response(200, headers={"content-type": content_type}, content=body)
+
+        transport = http.MockTransport(handler)
+        common = {"base_url": "http://bench.local/v1", "api_key": "k", "max_retries": 0}
+        if is_async:
+            return openai.AsyncOpenAI(http_client=http.AsyncClient(transport=transport), **common)
+        return openai.OpenAI(http_client=http.Client(transport=transport), **common)
+
+    return client("application/json", chat_body), client("text/event-stream; charset=utf-8", sse_body)
+
+
+class Workload:
+    """Blocks of ``n`` calls: sync or async, non-streaming or fully consumed 200-chunk streams."""
+
+    def __init__(self) -> None:
+        self.chat_request, _ = chat_payload()
+        self.stream_request, _ = stream_payload()
+        self.sync_chat, self.sync_stream = make_clients(is_async=False)
+        self.async_chat, self.async_stream = make_clients(is_async=True)
+        self.loop = asyncio.new_event_loop()
+
+    def close(self) -> None:
+        """Finalise openai's async generators while the loop still runs (no warnings at exit)."""
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def sync_calls(self, n: int) -> None:
+        create, body = self.sync_chat.chat.completions.create, self.chat_request
+        for _ in range(n):
+            create(**body)
+
+    def sync_streams(self, n: int) -> None:
+        create, body = self.sync_stream.chat.completions.create, self.stream_request
+        for _ in range(n):
+            for _chunk in create(**body):
+                pass
+
+    def async_calls(self, n: int) -> None:
+        async def run() -> None:
+            create, body = self.async_chat.chat.completions.create, self.chat_request
+            for _ in range(n):
+                await create(**body)
+
+        self.loop.run_until_complete(run())
+
+    def async_streams(self, n: int) -> None:
+        async def run() -> None:
+            create, body = self.async_stream.chat.completions.create, self.stream_request
+            for _ in range(n):
+                async for _chunk in await create(**body):
+                    pass
+
+        self.loop.run_until_complete(run())
+
+
+# --- instrumentation toggle (worker processes) -----------------------------------------------------
+
+
+class Toggle:
+    """``init()`` once, then switch the OpenAI hook off and on with the same providers and settings."""
+
+    def __init__(self, endpoint: str, metric_interval_ms: int) -> None:
+        from opentelemetry import metrics, trace
+
+        import otel_genai
+        from otel_genai.instrumentation.openai import OpenAIInstrumentor
+
+        settings = otel_genai.init(
+            endpoint=endpoint, metric_export_interval=metric_interval_ms, service_name="otel-genai-bench"
+        )
+        if settings is None:
+            raise RuntimeError("otel_genai.init() did not initialise (OTEL_SDK_DISABLED set?)")
+        self.instrumentor = OpenAIInstrumentor()  # the singleton init() instrumented
+        self.kwargs = {
+            "tracer_provider": trace.get_tracer_provider(),
+            "meter_provider": metrics.get_meter_provider(),
+            "settings": settings,
+            "skip_dep_check": True,
+        }
+        self.on = True
+        self.instrumented_calls = 0  # each makes one span, checked against the receiver
+        self.flush_spans = self.kwargs["tracer_provider"].force_flush
+        self._check()
+
+    def set(self, on: bool) -> None:
+        if on != self.on:
+            if on:
+                self.instrumentor.instrument(**self.kwargs)
+            else:
+                self.instrumentor.uninstrument()
+            self.on = on
+            self._check()
+
+    def _check(self) -> None:
+        """Make sure the toggle really (un)patched the client, or the numbers would mean nothing."""
+        from openai._base_client import AsyncAPIClient, SyncAPIClient
+
+        for cls in (SyncAPIClient, AsyncAPIClient):
+            if hasattr(cls.__dict__["request"], "__wrapped__") != self.on:
+                raise RuntimeError(f"{cls.__name__}.request is not {'in' if not self.on else ''}strumented")
+
+
+def cpu_and_wall_ns() -> tuple[int, int]:
+    return time.process_time_ns(), time.perf_counter_ns()
+
+
+@dataclass
+class Series:
+    """Per-round µs per call for both conditions.
+
+    ``*_cpu``: CPU of the whole process (every thread) during the calls; ``*_wall``: their wall clock;
+    ``*_export``: CPU of the span flush after the block, per call. ``export_batch`` is set instead when the
+    spans of all rounds are exported in one flush at the end (streams: a few spans per block would make
+    the fixed cost of one export request look like a per-span cost).
+    """
+
+    plain_cpu: list[float] = field(default_factory=list)
+    instr_cpu: list[float] = field(default_factory=list)
+    plain_wall: list[float] = field(default_factory=list)
+    instr_wall: list[float] = field(default_factory=list)
+    plain_export: list[float] = field(default_factory=list)
+    instr_export: list[float] = field(default_factory=list)
+    export_batch: float | None = None  # CPU µs per span of one flush of every round's spans
+
+
+def measure(toggle: Toggle, block: Callable[[int], None], n: int, rounds: int, *, stream: bool) -> Series:
+    """Interleaved rounds (ABBA order) of ``n`` plain and ``n`` instrumented calls.
+
+    The calls worker runs with the span processor's timer disabled, and ``n`` stays below its batch size,
+    so no span is exported while calls are timed; the flush that exports them is timed on its own. CPU
+    time is the whole process's, exporter and metric-reader threads included, and other load on the
+    machine does not inflate it the way it inflates wall time.
+
+    Streams run one per block, so their spans are exported in one flush after the last round, and the
+    full ``gc.collect()`` (tens of ms here) runs once per round instead of once per block.
+    """
+    series = Series()
+    for on in (False, True):  # warm-up: imports, caches, first connection to the receiver
+        toggle.set(on)
+        block(max(1, n // 4))
+    toggle.instrumented_calls += max(1, n // 4)
+    toggle.flush_spans()
+    for r in range(rounds):
+        for i, on in enumerate((False, True) if r % 2 == 0 else (True, False)):
+            toggle.set(on)
+            if i == 0 or not stream:
+                gc.collect()
+            cpu0, wall0 = cpu_and_wall_ns()
+            block(n)
+            cpu1, wall1 = cpu_and_wall_ns()
+            if not stream:
+                toggle.flush_spans()
+            cpu2 = time.process_time_ns()
+            label = "instr" if on else "plain"
+            getattr(series, f"{label}_cpu").append((cpu1 - cpu0) / n / 1000)
+            getattr(series, f"{label}_wall").append((wall1 - wall0) / n / 1000)
+            getattr(series, f"{label}_export").append((cpu2 - cpu1) / n / 1000)
+            toggle.instrumented_calls += n if on else 0
+    if stream:
+        cpu0 = time.process_time_ns()
+        toggle.flush_spans()
+        series.export_batch = (time.process_time_ns() - cpu0) / (rounds * n) / 1000
+    return series
+
+
+def worker_calls(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Rows 1-3: every per-call measurement in one process."""
+    toggle = Toggle(endpoint, p["metric_interval_ms"])
+    work = Workload()
+    rounds, n = p["chat_rounds"], p["calls_per_block"]
+    stream_rounds, s = p["stream_rounds"], p["streams_per_block"]
+    if n >= BATCH_SIZE or stream_rounds * s >= BATCH_SIZE:
+        raise ValueError("blocks must stay below the span batch size, or spans export while calls are timed")
+    results = {
+        "sync_chat": measure(toggle, work.sync_calls, n, rounds, stream=False),
+        "sync_stream": measure(toggle, work.sync_streams, s, stream_rounds, stream=True),
+        "async_chat": measure(toggle, work.async_calls, n, rounds, stream=False),
+        "async_stream": measure(toggle, work.async_streams, s, stream_rounds, stream=True),
+    }
+    toggle.set(True)
+    work.close()
+    import otel_genai
+
+    otel_genai.shutdown()
+    return {"series": {k: asdict(v) for k, v in results.items()}, "spans_expected": toggle.instrumented_calls}
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def worker_memory(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Row 5: RSS over many instrumented calls, after a warm-up.
+
+    Sampled every ``memory_step`` calls after a flush (an empty span queue) and ``gc.collect()``: one
+    before/after pair is at the mercy of the allocator, which keeps freed arenas for a while.
+    """
+    import otel_genai
+
+    otel_genai.init(endpoint=endpoint, metric_export_interval=p["metric_interval_ms"])
+    work = Workload()
+    work.sync_calls(p["memory_warmup"])
+    samples: list[tuple[int, int]] = []
+    done = 0
+    while True:
+        otel_genai.force_flush()
+        gc.collect()
+        samples.append((done, rss_kib()))
+        if done >= p["memory_calls"]:
+            break
+        work.sync_calls(p["memory_step"])
+        done += p["memory_step"]
+    return {"samples": samples, "calls": done}
+
+
+def worker_delivery(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Row 6: back-to-back calls, then a normal interpreter exit; ``init()``'s exit hook must deliver.
+
+    The OTLP span exporter's ``export`` is timed (a thin class-level wrapper), so a loss can be traced to
+    exports that stalled or never started while the calls ran (the exporter thread starved of the GIL).
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    import otel_genai
+
+    started: list[float] = []  # export start times, appended on entry so a hung export shows too
+    durations: list[float] = []
+    export = OTLPSpanExporter.export
+
+    def timed_export(self: Any, spans: Any) -> Any:
+        start = time.perf_counter()
+        started.append(start)
+        try:
+            return export(self, spans)
+        finally:
+            durations.append(time.perf_counter() - start)
+
+    OTLPSpanExporter.export = timed_export
+    otel_genai.init(endpoint=endpoint)  # defaults: batch span processor, 60 s metric interval
+    work = Workload()
+    start = time.perf_counter()
+    work.sync_calls(p["delivery_calls"])
+    end = time.perf_counter()
+    during = [t for t in started if t < end]
+    return {
+        "calls": p["delivery_calls"],
+        "seconds": end - start,
+        "done_at": time.time(),
+        "exports_during_calls": len(during),
+        "longest_export_s": max(durations, default=None),  # of those finished by now
+        "longest_gap_without_export_s": max(b - a for a, b in itertools.pairwise([start, *during, end])),
+    }
+
+
+def _print_profile(title: str, profiler: Any, n: int, unit: str) -> None:
+    import io
+    import pstats
+    import sysconfig
+
+    prefixes = [sysconfig.get_paths()["purelib"] + os.sep, str(ROOT / "src") + os.sep, sys.prefix + os.sep]
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    ours = sum(
+        tt
+        for (filename, _, _), (_, _, tt, _, _) in stats.stats.items()  # type: ignore[attr-defined]
+        if any(part in filename for part in INSTRUMENTATION_CODE)
+    )
+    print(f"\n=== {title}: {n} {unit}s, {total / n * 1e6:.0f} µs/{unit} under the profiler ===")
+    print(f"own time in {'/'.join(INSTRUMENTATION_CODE)} code: {ours / total:.1%} of {total:.3f} s")
+    for heading, restrictions in (
+        ("top 25 by tottime", (25,)),
+        ("top 25 by tottime, telemetry-side code only", ("|".join(INSTRUMENTATION_CODE), 25)),
+    ):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(*restrictions)
+        text = out.getvalue()
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        print(f"--- {heading} ---\n{text[text.find('   ncalls') :].rstrip()}")
+
+
+def worker_profile(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """--profile: cProfile of the instrumented loops (calling thread only), then of one span export."""
+    import cProfile
+
+    toggle = Toggle(endpoint, p["metric_interval_ms"])
+    work = Workload()
+    for title, block, n, unit in (
+        ("instrumented non-streaming sync calls", work.sync_calls, p["profile_calls"], "call"),
+        ("instrumented 200-chunk sync streams", work.sync_streams, p["profile_streams"], "stream"),
+    ):
+        block(max(1, n // 10))  # warm-up
+        toggle.flush_spans()
+        profiler = cProfile.Profile()
+        for start in range(0, n, 400):  # below the batch size: no export competes with the profiled calls
+            profiler.enable()
+            block(min(400, n - start))
+            profiler.disable()
+            toggle.flush_spans()
+        _print_profile(title, profiler, n, unit)
+    # With the span timer off and fewer spans than a batch queued, force_flush() exports on this thread.
+    spans = 400
+    work.sync_calls(spans)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    toggle.flush_spans()
+    profiler.disable()
+    _print_profile(f"OTLP export of {spans} chat spans (force_flush)", profiler, spans, "span")
+    return {}
+
+
+WORKERS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "calls": worker_calls,
+    "memory": worker_memory,
+    "delivery": worker_delivery,
+    "profile": worker_profile,
+}
+
+
+# --- parent: receiver, subprocesses, table ---------------------------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """Workers see no OTEL_*/OPENAI_* variables from the caller's shell."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OPENAI_"))}
+
+
+def run_worker(
+    name: str,
+    endpoint: str,
+    preset: dict[str, Any],
+    *,
+    capture: bool = True,
+    env: dict[str, str] | None = None,
+) -> tuple[Any, str]:
+    """Run one worker subprocess; returns (its result dict, its stderr)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--endpoint", endpoint]
+    cmd += ["--params", json.dumps(preset)]
+    proc = subprocess.run(
+        cmd,
+        env={**clean_env(), **(env or {})},
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {name} failed ({proc.returncode}):\n{proc.stderr}")
+    if not capture:
+        return {}, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    return json.loads(lines[-1][len(RESULT_PREFIX) :]), proc.stderr
+
+
+def start_receiver() -> Any:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from otlp_receiver import OtlpReceiver
+
+    return OtlpReceiver().start()
+
+
+def settled_span_count(receiver: Any, quiet_s: float = 0.5, timeout_s: float = 10.0) -> int:
+    """Span count once nothing new has arrived for ``quiet_s`` (exports are asynchronous)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = len(receiver.spans())
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+        time.sleep(0.05)
+    return last
+
+
+@dataclass
+class Row:
+    id: str
+    name: str
+    value: float
+    unit: str
+    target: float | None  # None: reported for information
+    op: str  # "<=", "<" or ">="
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool | None:
+        if self.target is None:
+            return None
+        return {
+            "<=": self.value <= self.target,
+            "<": self.value < self.target,
+            ">=": self.value >= self.target,
+        }[self.op]
+
+
+def paired(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """Median and interquartile range of the per-round differences ``b - a``."""
+    diffs = [y - x for x, y in zip(a, b, strict=True)]
+    q = statistics.quantiles(diffs, n=4) if len(diffs) > 1 else [diffs[0]] * 3
+    return statistics.median(diffs), q[0], q[2]
+
+
+def call_rows(preset: dict[str, Any]) -> tuple[list[Row], str]:
+    with start_receiver() as receiver:
+        result, _ = run_worker("calls", receiver.endpoint, preset, env=NO_SPAN_TIMER)
+        received = settled_span_count(receiver)
+    expected = result["spans_expected"]
+    note = f"spans received by the OTLP receiver during rows 1-3: {received} of {expected} instrumented calls"
+    rows = []
+    specs = (
+        ("1", "sync chat, non-streaming", "sync_chat", 1, "µs/call", 100.0),
+        ("2", "sync 200-chunk stream, consumed", "sync_stream", STREAM_CHUNKS, "µs/chunk", 2.5),
+        ("3a", "async chat, non-streaming", "async_chat", 1, "µs/call", 100.0),
+        ("3b", "async 200-chunk stream, consumed", "async_stream", STREAM_CHUNKS, "µs/chunk", 2.5),
+    )
+    for row_id, name, key, per, unit, target in specs:
+        s = result["series"][key]
+        hook, q1, q3 = paired(s["plain_cpu"], s["instr_cpu"])
+        wall = paired(s["plain_wall"], s["instr_wall"])[0]
+        export = (
+            s["export_batch"]
+            if s["export_batch"] is not None
+            else paired(s["plain_export"], s["instr_export"])[0]
+        )
+        base = "call" if per == 1 else "stream"
+        detail = (
+            f"hook +{hook:.0f} µs/{base} CPU (IQR {q1:.0f}..{q3:.0f}, wall +{wall:.0f}) "
+            f"+ export {export:.0f} µs/span; plain {statistics.median(s['plain_cpu']):.0f} µs/{base}"
+        )
+        rows.append(Row(row_id, f"{name}: added CPU", (hook + export) / per, unit, target, "<=", detail, s))
+    return rows, note
+
+
+def import_rows(preset: dict[str, Any]) -> list[Row]:
+    """Fresh interpreters, interleaved: ``import openai`` vs ``import openai, otel_genai; init()``.
+
+    Each interpreter reports the CPU and wall time of its own statements, so start-up cancels out.
+    """
+    with start_receiver() as receiver:
+        timed = (
+            "import time; c, w = time.process_time(), time.perf_counter(); {}; "
+            "print(time.process_time() - c, time.perf_counter() - w)"
+        )
+        codes = {
+            "openai": timed.format("import openai"),
+            "openai+init": timed.format(
+                f"import openai, otel_genai; otel_genai.init(endpoint={receiver.endpoint!r})"
+            ),
+            "otel_genai": timed.format("import otel_genai"),
+        }
+        cpu: dict[str, list[float]] = {k: [] for k in codes}
+        wall: dict[str, list[float]] = {k: [] for k in codes}
+        process: dict[str, list[float]] = {k: [] for k in codes}
+        for i in range(preset["import_runs"] + 1):  # the first run compiles bytecode and is discarded
+            for key, code in codes.items():
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True, check=True
+                )
+                if i:
+                    process[key].append((time.perf_counter() - start) * 1000)
+                    cpu_s, wall_s = out.stdout.split()[-2:]
+                    cpu[key].append(float(cpu_s) * 1000)
+                    wall[key].append(float(wall_s) * 1000)
+    data = {"cpu_ms": cpu, "wall_ms": wall, "process_wall_ms": process}
+    added = {name: paired(series["openai"], series["openai+init"])[0] for name, series in data.items()}
+    alone_cpu, alone_wall = statistics.median(cpu["otel_genai"]), statistics.median(wall["otel_genai"])
+    openai_cpu = statistics.median(cpu["openai"])
+    return [
+        Row(
+            "4",
+            "import otel_genai + init() above import openai",
+            added["cpu_ms"],
+            "ms",
+            150.0,
+            "<=",
+            f"CPU; wall +{added['wall_ms']:.0f} ms; whole process incl. exit "
+            f"+{added['process_wall_ms']:.0f} ms; import openai alone {openai_cpu:.0f} ms CPU",
+            data,
+        ),
+        Row(
+            "4b",
+            "import otel_genai alone (fresh interpreter)",
+            alone_cpu,
+            "ms",
+            None,
+            "",
+            f"CPU, median of {len(cpu['otel_genai'])} runs; wall {alone_wall:.1f} ms",
+            {"cpu_ms": cpu["otel_genai"], "wall_ms": wall["otel_genai"]},
+        ),
+    ]
+
+
+def memory_row(preset: dict[str, Any]) -> Row:
+    with start_receiver() as receiver:
+        result, _ = run_worker("memory", receiver.endpoint, preset)
+    calls, rss = zip(*result["samples"], strict=True)
+    slope = statistics.linear_regression(calls, rss).slope  # KiB per call
+    growth = slope * result["calls"] / 1024
+    detail = (
+        f"least-squares trend of {len(rss)} samples; VmRSS {rss[0] / 1024:.1f} -> {rss[-1] / 1024:.1f} MiB "
+        f"(end - start {(rss[-1] - rss[0]) / 1024:+.2f}, max {max(rss) / 1024:.1f})"
+    )
+    return Row(
+        "5", f"RSS growth, {result['calls']:,} instrumented calls", growth, "MiB", 1.0, "<", detail, result
+    )
+
+
+def delivery_row(preset: dict[str, Any]) -> Row:
+    with start_receiver() as receiver:
+        result, stderr = run_worker("delivery", receiver.endpoint, preset)
+        exited = time.time()
+        received = settled_span_count(receiver)
+    calls = result["calls"]
+    longest = result["longest_export_s"]
+    warned = stderr.count(DROP_WARNING)
+    sdk_drops = stderr.count(SDK_DROP_WARNING)
+    lost = calls - received
+    if lost > 0:
+        warning = "logged once" if warned == 1 else f"logged {warned}x (expected once)"
+    else:
+        warning = "not logged (nothing lost)" if warned == 0 else f"logged {warned}x with nothing lost"
+    detail = (
+        f"{received:,}/{calls:,} spans; {calls / result['seconds']:.0f} calls/s; exit took "
+        f"{exited - result['done_at']:.2f} s; drop warning {warning}; SDK queue-full warnings: {sdk_drops}; "
+        f"{result['exports_during_calls']} exports started during the calls, longest finished one "
+        f"{'-' if longest is None else f'{longest:.2f}'} s, longest time without an export starting "
+        f"{result['longest_gap_without_export_s']:.2f} s"
+    )
+    data = {**result, "received": received, "drop_warnings": warned, "stderr_tail": stderr[-2000:]}
+    return Row(
+        "6",
+        "spans delivered under load, exit w/o shutdown",
+        received / calls * 100,
+        "%",
+        99.0,
+        ">=",
+        detail,
+        data,
+    )
+
+
+def fmt(value: float) -> str:
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def print_table(rows: list[Row], notes: list[str]) -> None:
+    header = ("row", "measurement", "measured", "target", "result", "detail")
+    table = [
+        (
+            r.id,
+            r.name,
+            f"{fmt(r.value)} {r.unit}",
+            f"{r.op} {fmt(r.target)} {r.unit}" if r.target is not None else "-",
+            {True: "PASS", False: "FAIL", None: "info"}[r.passed],
+            r.detail,
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *table]) for i in range(5)]
+    for line in [header, *table]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line[:5], widths, strict=False)) + "  " + line[5])
+    for note in notes:
+        print(f"note: {note}")
+
+
+def environment() -> dict[str, str]:
+    from importlib.metadata import version
+
+    info = {"python": platform.python_version(), "machine": platform.machine(), "cpus": str(os.cpu_count())}
+    for dist in ("openai", "opentelemetry-sdk", "otel-genai"):
+        try:
+            info[dist] = version(dist)
+        except Exception:
+            info[dist] = "?"
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run with few iterations (< 30 s)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    parser.add_argument("--profile", action="store_true", help="only cProfile the instrumented loops")
+    parser.add_argument(
+        "--only",
+        metavar="GROUPS",
+        default=",".join(GROUPS),
+        help=f"comma-separated subset of {','.join(GROUPS)}",
+    )
+    parser.add_argument("--check", action="store_true", help="exit with status 1 if any target is missed")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        result = WORKERS[args.worker](args.endpoint, json.loads(args.params))
+        if args.worker != "profile":
+            print(RESULT_PREFIX + json.dumps(result), flush=True)
+        return 0
+
+    preset = PRESETS["quick" if args.quick else "full"]
+    if args.profile:
+        with start_receiver() as receiver:
+            _, stderr = run_worker("profile", receiver.endpoint, preset, capture=False, env=NO_SPAN_TIMER)
+        sys.stderr.write(stderr)
+        return 0
+
+    groups = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        parser.error(f"unknown groups: {', '.join(unknown)}")
+    started = time.perf_counter()
+    rows: list[Row] = []
+    notes: list[str] = []
+    for group in GROUPS:
+        if group not in groups:
+            continue
+        print(f"running {group} ...", end=" ", file=sys.stderr, flush=True)
+        group_started = time.perf_counter()
+        if group == "calls":
+            call_results, note = call_rows(preset)
+            rows += call_results
+            notes.append(note)
+        elif group == "import":
+            rows += import_rows(preset)
+        elif group == "memory":
+            rows.append(memory_row(preset))
+        else:
+            rows.append(delivery_row(preset))
+        print(f"{time.perf_counter() - group_started:.1f} s", file=sys.stderr, flush=True)
+    elapsed = time.perf_counter() - started
+    env = environment()
+    notes.append(
+        f"{'quick' if args.quick else 'full'} run in {elapsed:.0f} s; "
+        + ", ".join(f"{k} {v}" for k, v in env.items())
+    )
+    print()
+    print_table(rows, notes)
+    if args.json:
+        payload = {
+            "preset": "quick" if args.quick else "full",
+            "parameters": preset,
+            "environment": env,
+            "seconds": elapsed,
+            "notes": notes,
+            "rows": [{**asdict(r), "passed": r.passed} for r in rows],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+    return 1 if args.check and any(r.passed is False for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
