@@ -16,9 +16,33 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .config import ContentCapture, Settings, Temporality
+    from .manual import agent, association_properties, task, tool, workflow
     from .sdk import Pipeline
 
-__all__ = ["__version__", "force_flush", "init", "shutdown", "uninstrument"]
+__all__ = [
+    "__version__",
+    "agent",
+    "association_properties",
+    "force_flush",
+    "init",
+    "shutdown",
+    "task",
+    "tool",
+    "uninstrument",
+    "workflow",
+]
+
+# The manual API (otel_genai/manual.py), imported on first use so that `import otel_genai` stays light.
+_MANUAL = frozenset({"agent", "association_properties", "task", "tool", "workflow"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MANUAL:
+        from . import manual
+
+        return getattr(manual, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _log = logging.getLogger("otel_genai")
 _lock = threading.Lock()

@@ -75,6 +75,33 @@ LEGACY_SYSTEM_NAMES = {
     "x_ai": "xai",
 }
 
+# --- agents, tools, workflows, retrieval (LangChain and the manual API) ---------------------------
+AGENT_NAME = "gen_ai.agent.name"
+WORKFLOW_NAME = "gen_ai.workflow.name"
+TOOL_NAME = "gen_ai.tool.name"
+TOOL_TYPE = "gen_ai.tool.type"
+TOOL_DESCRIPTION = "gen_ai.tool.description"
+TOOL_CALL_ID = "gen_ai.tool.call.id"
+TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+DATA_SOURCE_ID = "gen_ai.data_source.id"
+RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"
+RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
+RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
+USER_ID = "user.id"
+LANGCHAIN_TAGS = "langchain.tags"  # the user's run tags (ours: semconv has none for frameworks)
+OP_INVOKE_WORKFLOW = "invoke_workflow"
+OP_INVOKE_AGENT = "invoke_agent"
+OP_EXECUTE_TOOL = "execute_tool"
+OP_RETRIEVAL = "retrieval"
+# legacy (OpenLLMetry 0.4): what Dynatrace's LangChain view reads
+LEGACY_SPAN_KIND = "traceloop.span.kind"  # workflow, task, agent, tool
+LEGACY_ENTITY_NAME = "traceloop.entity.name"
+LEGACY_WORKFLOW_NAME = "traceloop.workflow.name"
+LEGACY_ENTITY_INPUT = "traceloop.entity.input"
+LEGACY_ENTITY_OUTPUT = "traceloop.entity.output"
+LEGACY_ASSOCIATION_PREFIX = "traceloop.association.properties"
+
 # --- enum values ------------------------------------------------------------------------------
 OP_CHAT = "chat"
 OP_TEXT_COMPLETION = "text_completion"
@@ -136,3 +163,23 @@ OLLAMA_LOAD_DURATION = "ollama.response.load_duration"
 OLLAMA_PROMPT_EVAL_DURATION = "ollama.response.prompt_eval_duration"
 OLLAMA_EVAL_DURATION = "ollama.response.eval_duration"
 OLLAMA_REQUEST_THINK = "ollama.request.think"  # bool: thinking asked for (True or a level) or refused
+
+# --- Amazon Bedrock (provider-specific names; docs/telemetry.md "Amazon Bedrock") -------------------
+PROVIDER_AWS_BEDROCK = "aws.bedrock"
+OP_APPLY_GUARDRAIL = "apply_guardrail"  # custom operation: ApplyGuardrail is no inference
+AWS_BEDROCK_REQUEST_MODEL_ID = "aws.bedrock.request.model_id"  # the modelId as sent (profile, ARN, ...)
+AWS_BEDROCK_INVOCATION_LATENCY = "aws.bedrock.invocation.latency"  # s, as Bedrock measured it
+AWS_BEDROCK_GUARDRAIL_ID = "aws.bedrock.guardrail.id"  # semconv (core aws registry)
+AWS_BEDROCK_GUARDRAIL_VERSION = "aws.bedrock.guardrail.version"
+AWS_BEDROCK_GUARDRAIL_SOURCE = "aws.bedrock.guardrail.source"  # ApplyGuardrail: INPUT or OUTPUT
+AWS_BEDROCK_GUARDRAIL_INTERVENED = "aws.bedrock.guardrail.intervened"  # bool
+AWS_BEDROCK_GUARDRAIL_POLICIES = "aws.bedrock.guardrail.policies"  # string[]: the policy types that fired
+AWS_BEDROCK_GUARDRAIL_CONTENT_FILTERS = "aws.bedrock.guardrail.content_filters"  # filter types
+AWS_BEDROCK_GUARDRAIL_DENIED_TOPICS = "aws.bedrock.guardrail.denied_topics"  # topic names
+AWS_BEDROCK_GUARDRAIL_WORD_FILTERS = "aws.bedrock.guardrail.word_filters"  # managed list types, CUSTOM_WORD
+AWS_BEDROCK_GUARDRAIL_SENSITIVE_INFORMATION = "aws.bedrock.guardrail.sensitive_information"  # PII types
+AWS_BEDROCK_GUARDRAIL_CONTEXTUAL_GROUNDING = "aws.bedrock.guardrail.contextual_grounding"  # filter types
+AWS_REQUEST_ID = "aws.request_id"  # semconv (core aws registry)
+CLOUD_REGION = "cloud.region"  # semconv (core cloud registry)
+GUARDRAIL_TYPE = "gen_ai.guardrail.type"  # OpenLLMetry's Bedrock guardrail attribute, on the counter below
+METRIC_BEDROCK_GUARDRAIL_ACTIVATION = "gen_ai.bedrock.guardrail.activation"  # OpenLLMetry (semconv.md 8.2)

@@ -52,7 +52,9 @@ def _finish(done: Done | None, error: BaseException | None) -> None:
             _log.debug("otel-genai: finishing a generator span failed", exc_info=True)
 
 
-def wrap_generator(gen: Generator[Any, Any, Any], step: Step, done: Done | None = None) -> Generator[Any, Any, Any]:
+def wrap_generator(
+    gen: Generator[Any, Any, Any], step: Step, done: Done | None = None
+) -> Generator[Any, Any, Any]:
     """``gen`` with every step run inside ``step``; ``done(error)`` once when it ends (error ``None``
     on exhaustion, the exception otherwise, ``GeneratorExit`` when closed early)."""
     error: BaseException | None = None

@@ -9,6 +9,7 @@ subclasses, so ``isinstance`` and every attribute of the original stream (``resp
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import time
 from typing import Any, Protocol
@@ -37,38 +38,41 @@ class Accumulator(Protocol):
 class _Lifecycle:
     """Chunk timing and the once-only finish, shared by the sync and async proxies."""
 
-    __slots__ = ("accumulator", "done", "inv", "recorder")
+    __slots__ = ("accumulator", "add", "done", "inv", "recorder", "times")
 
     def __init__(self, recorder: Recorder, inv: Invocation, accumulator: Accumulator) -> None:
         self.recorder = recorder
         self.inv = inv
         self.accumulator = accumulator
+        self.add = accumulator.add
         self.done = False
-        if recorder.per_chunk_metrics:
-            inv.chunk_gaps_ns = []
+        self.times: list[int] = []  # perf_counter_ns of each chunk the user received: one append a chunk
 
     def on_chunk(self, chunk: Any) -> bool | None:
         """Time and fold one chunk; True when the user must not see it."""
         try:
-            if self.accumulator.add(chunk):
+            if self.add(chunk):
                 return True
         except Exception:
             _log.debug("otel-genai: reading a stream chunk failed", exc_info=True)
-        now = time.perf_counter_ns()
-        inv = self.inv
-        if inv.first_chunk_ns is None:
-            inv.first_chunk_ns = now
-        elif inv.chunk_gaps_ns is not None and inv.last_chunk_ns is not None:
-            inv.chunk_gaps_ns.append(now - inv.last_chunk_ns)
-        inv.last_chunk_ns = now
-        inv.chunk_count += 1
+        self.times.append(time.perf_counter_ns())
         return None
+
+    def _timings(self) -> None:
+        """Chunk timing onto the invocation, once, at the end (cheaper than per chunk)."""
+        times, inv = self.times, self.inv
+        if not times:
+            return
+        inv.first_chunk_ns, inv.last_chunk_ns, inv.chunk_count = times[0], times[-1], len(times)
+        if self.recorder.per_chunk_metrics and len(times) > 1:
+            inv.chunk_gaps_ns = [later - earlier for earlier, later in itertools.pairwise(times)]
 
     def finish(self, exc: BaseException | None = None) -> None:
         if self.done:
             return
         self.done = True
         try:
+            self._timings()
             self.accumulator.apply(self.inv)
         except Exception:
             _log.debug("otel-genai: folding a stream failed", exc_info=True)

@@ -8,6 +8,9 @@ from typing import Any
 # name -> "module:Class"; imported only when init() instruments (provider modules stay unimported)
 INSTRUMENTORS: dict[str, str] = {
     "openai": "otel_genai.instrumentation.openai:OpenAIInstrumentor",
+    "langchain": "otel_genai.instrumentation.langchain:LangChainInstrumentor",
+    "manual": "otel_genai.manual:ManualInstrumentor",  # the decorators' configuration, not a library
+    "bedrock": "otel_genai.instrumentation.bedrock:BedrockInstrumentor",
     "ollama": "otel_genai.instrumentation.ollama:OllamaInstrumentor",
 }
 

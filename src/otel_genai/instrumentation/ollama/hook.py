@@ -12,11 +12,13 @@ proxy records it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from ... import semconv as sc
+from ...core import hooks
 from ...core.invocation import Invocation
 from ...core.recorder import Recorder
 from ...core.streams import AsyncStreamProxy, SyncStreamProxy
@@ -106,30 +108,8 @@ def _begin(recorder: Recorder, client: Any, args: tuple[Any, ...], kwargs: dict[
 
 
 def sync_wrapper(recorder: Recorder) -> Callable[..., Any]:
-    def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _begin(recorder, instance, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.end(result, is_async=False)
-
-    return request
+    return hooks.sync_wrapper(functools.partial(_begin, recorder))
 
 
 def async_wrapper(recorder: Recorder) -> Callable[..., Any]:
-    async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _begin(recorder, instance, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.end(result, is_async=True)
-
-    return request
+    return hooks.async_wrapper(functools.partial(_begin, recorder))

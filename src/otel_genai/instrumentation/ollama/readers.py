@@ -101,13 +101,7 @@ def input_message(message: Any) -> Message:
         if name:
             part["name"] = name
         return {"role": role, "parts": [part]}
-    parts: list[dict[str, Any]] = []
-    thinking = as_str(get(message, "thinking"))
-    if thinking:
-        parts.append({"type": "reasoning", "content": thinking})
-    text = as_str(get(message, "content"))
-    if text:
-        parts.append(content.text_part(text))
+    parts = _generated_parts(as_str(get(message, "thinking")), as_str(get(message, "content")))
     parts += _image_parts(get(message, "images"))
     parts += _tool_call_parts(get(message, "tool_calls"))
     return {"role": role, "parts": parts}
@@ -182,13 +176,7 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
         return
     if inv.operation == sc.OP_CHAT:
         message = get(response, "message")
-        parts = []
-        thinking = as_str(get(message, "thinking"))
-        if thinking:
-            parts.append({"type": "reasoning", "content": thinking})
-        text = as_str(get(message, "content"))
-        if text:
-            parts.append(content.text_part(text))
+        parts = _generated_parts(as_str(get(message, "thinking")), as_str(get(message, "content")))
         parts += _tool_call_parts(get(message, "tool_calls"))
     else:
         parts = _generated_parts(as_str(get(response, "thinking")), as_str(get(response, "response")))
@@ -197,6 +185,7 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
 
 
 def _generated_parts(thinking: str | None, text: str | None) -> list[dict[str, Any]]:
+    """Ollama keeps the reasoning apart from the answer: a ``reasoning`` part, then a ``text`` part."""
     parts: list[dict[str, Any]] = []
     if thinking:
         parts.append({"type": "reasoning", "content": thinking})

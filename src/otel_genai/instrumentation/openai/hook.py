@@ -8,6 +8,7 @@ own retries, as the conventions ask.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ... import semconv as sc
+from ...core import hooks
 from ...core.invocation import Invocation
 from ...core.recorder import Recorder
 from ...core.streams import AsyncStreamProxy, SyncStreamProxy
@@ -166,30 +168,8 @@ def _request_usage(options: Any, body: dict[str, Any]) -> bool:
 
 
 def sync_wrapper(recorder: Recorder) -> Callable[..., Any]:
-    def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _begin(recorder, instance, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.end(result, is_async=False)
-
-    return request
+    return hooks.sync_wrapper(functools.partial(_begin, recorder))
 
 
 def async_wrapper(recorder: Recorder) -> Callable[..., Any]:
-    async def request(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _begin(recorder, instance, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        return call.end(result, is_async=True)
-
-    return request
+    return hooks.async_wrapper(functools.partial(_begin, recorder))

@@ -1,0 +1,329 @@
+"""The one hook: botocore's ``BaseClient._make_api_call`` (and aiobotocore's ``AioBaseClient`` override).
+
+Every operation of every botocore client passes through it, including clients created before ``init()``
+and clients of any ``boto3.Session``; it sees the operation name and the caller's keyword arguments, and it
+spans botocore's own retries. Only ``bedrock-runtime`` operations make GenAI spans; every other call costs
+one set lookup.
+
+``opentelemetry-instrumentation-botocore`` hooks the same method and has its own Bedrock extension. When
+both are active exactly one of them traces a Bedrock call: if its wrapper sits inside ours, ours runs the
+call with instrumentation suppressed (so it records nothing); if it sits outside ours (it was instrumented
+after otel-genai), its span is already open and ours steps aside.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from ... import semconv as sc
+from ...core import content
+from ...core.invocation import Invocation
+from ...core.recorder import Recorder
+from ...core.streams import SyncStreamProxy
+from . import bodies, converse, invoke
+from .guardrails import Verdict, read_config
+from .models import is_media, readable_name
+from .readers import as_count, as_str
+
+_log = logging.getLogger("otel_genai")
+
+SERVICE = "bedrock-runtime"
+CONVERSE, CONVERSE_STREAM = "Converse", "ConverseStream"
+INVOKE, INVOKE_STREAM = "InvokeModel", "InvokeModelWithResponseStream"
+APPLY_GUARDRAIL = "ApplyGuardrail"
+OPERATIONS = frozenset({CONVERSE, CONVERSE_STREAM, INVOKE, INVOKE_STREAM, APPLY_GUARDRAIL})
+_CONTRIB = "opentelemetry.instrumentation.botocore"
+
+
+def error_type(exc: BaseException) -> str | None:
+    """A botocore ``ClientError``'s AWS error code; None lets the recorder name the exception class."""
+    return bodies.aws_error_code(exc)
+
+
+# --- coexistence with opentelemetry-instrumentation-botocore ------------------------------------------
+
+
+def _traces_bedrock(wrapper: Any) -> bool:
+    """Is ``wrapper`` the contrib botocore instrumentor's ``_patched_api_call``, with a Bedrock extension?"""
+    owner = getattr(wrapper, "__self__", None)
+    cls = type(owner)
+    if owner is None or cls.__module__ != _CONTRIB:
+        return False
+    if cls.__name__ == "BotocoreInstrumentor":
+        return True
+    extensions = sys.modules.get(f"{_CONTRIB}.extensions")  # aiobotocore: no Bedrock extension yet
+    return SERVICE in getattr(extensions, "_AIOBOTOCORE_EXTENSIONS", {})
+
+
+def contrib_position(owner: type, ours: Any) -> str | None:
+    """``"outside"``/``"inside"`` when a Bedrock-tracing contrib wrapper wraps ours or is wrapped by it."""
+    current = owner.__dict__.get("_make_api_call")
+    inside = False
+    for _ in range(16):  # a wrapper chain, never a cycle; the bound is only a guard
+        wrapper = getattr(current, "_self_wrapper", None)
+        if wrapper is None:
+            return None
+        if wrapper is ours:
+            inside = True
+        elif _traces_bedrock(wrapper):
+            return "inside" if inside else "outside"
+        current = getattr(current, "__wrapped__", None)
+    return None
+
+
+# --- one call ------------------------------------------------------------------------------------------
+
+
+class _Call:
+    """One hooked Bedrock operation: its invocation and the readers for its result."""
+
+    __slots__ = ("inv", "operation", "recorder", "suppress")
+
+    def __init__(self, recorder: Recorder, inv: Invocation, operation: str, suppress: bool) -> None:
+        self.recorder = recorder
+        self.inv = inv
+        self.operation = operation
+        self.suppress = suppress
+
+    def fail(self, exc: BaseException) -> None:
+        try:
+            _read_request_id(self.inv, getattr(exc, "response", None))
+            self.recorder.fail(self.inv, exc, error_type(exc))
+        except Exception:
+            _log.debug("otel-genai: recording a bedrock error failed", exc_info=True)
+
+    def needs_body(self, result: Any) -> bool:
+        """InvokeModel bodies worth reading: JSON, not media, not larger than ``invoke.MAX_BODY``."""
+        try:
+            if self.operation != INVOKE or not isinstance(result, dict):
+                return False
+            if is_media(self.inv.request_model or ""):
+                return False
+            if "json" not in str(result.get("contentType") or "").lower():
+                return False
+            length = as_count(_headers(result).get("content-length"))
+            return length is None or length <= invoke.MAX_BODY
+        except Exception:
+            _log.debug("otel-genai: inspecting a bedrock response failed", exc_info=True)
+            return False
+
+    def end(self, result: Any, data: bytes | None, *, is_async: bool) -> Any:
+        """Finish (or hand the span to a stream proxy) and return ``result`` as the user would get it."""
+        inv = self.inv
+        try:
+            if isinstance(result, dict):
+                _read_request_id(inv, result)
+                if self.operation == CONVERSE_STREAM:
+                    return self._wrap_stream(result, "stream", converse.ConverseStreamAccumulator, is_async)
+                if self.operation == INVOKE_STREAM:
+                    return self._wrap_stream(result, "body", invoke.InvokeStreamAccumulator, is_async)
+                self._read(result, data)
+        except Exception:
+            _log.debug("otel-genai: reading a bedrock response failed", exc_info=True)
+        self.recorder.finish(inv)
+        return result
+
+    def _read(self, result: dict[str, Any], data: bytes | None) -> None:
+        inv, capture = self.inv, self.recorder.capture_content
+        if self.operation == CONVERSE:
+            converse.read_response(inv, result, capture, self.recorder)
+        elif self.operation == INVOKE:
+            body = invoke.parse(data) if data is not None else None
+            verdict = invoke.read_response(inv, body, capture) if body is not None else Verdict()
+            headers = _headers(result)
+            invoke.header_usage(headers).apply_billed(inv)
+            converse.read_latency(inv, headers.get("x-amzn-bedrock-invocation-latency"))
+            verdict.apply(inv, self.recorder)
+        elif self.operation == APPLY_GUARDRAIL:
+            _read_guardrail_response(inv, result, capture, self.recorder)
+            return
+        if inv.response_model is None:
+            inv.response_model = inv.request_model
+
+    def _wrap_stream(self, result: dict[str, Any], key: str, accumulator: Any, is_async: bool) -> Any:
+        stream = result.get(key)
+        if stream is None:
+            self.recorder.finish(self.inv)
+            return result
+        self.recorder.deactivate(self.inv)
+        if is_async:
+            events: Any = bodies.AsyncEventIterator(stream, self.inv)
+            result[key] = bodies.AsyncEventStreamProxy(
+                events, self.recorder, self.inv, accumulator(self.recorder)
+            )
+        else:
+            events = bodies.EventIterator(stream, self.inv)
+            result[key] = SyncStreamProxy(events, self.recorder, self.inv, accumulator(self.recorder))
+        return result
+
+
+def _headers(result: dict[str, Any]) -> dict[str, Any]:
+    metadata = result.get("ResponseMetadata")
+    headers = metadata.get("HTTPHeaders") if isinstance(metadata, dict) else None
+    return headers if isinstance(headers, dict) else {}
+
+
+def _read_request_id(inv: Invocation, result: Any) -> None:
+    metadata = result.get("ResponseMetadata") if isinstance(result, dict) else None
+    request_id = as_str(metadata.get("RequestId")) if isinstance(metadata, dict) else None
+    if request_id:
+        inv.attributes[sc.AWS_REQUEST_ID] = request_id
+
+
+def _guardrail_parts(blocks: Any) -> list[dict[str, Any]]:
+    """ApplyGuardrail ``content``/``outputs``: ``{"text": {"text": ...}}`` or ``{"text": ...}`` blocks."""
+    found: list[dict[str, Any]] = []
+    for block in blocks if isinstance(blocks, list) else ():
+        text = block.get("text") if isinstance(block, dict) else None
+        if isinstance(text, dict):
+            text = text.get("text")
+        if isinstance(text, str):
+            found.append(content.text_part(text))
+        elif isinstance(block, dict) and "image" in block:
+            found.append({"type": "blob", "modality": "image"})
+    return found
+
+
+def _read_guardrail_response(
+    inv: Invocation, result: dict[str, Any], capture: bool, recorder: Recorder
+) -> None:
+    verdict = Verdict()
+    action = as_str(result.get("action"))
+    if action is not None:
+        verdict.intervened = action == "GUARDRAIL_INTERVENED"
+    verdict.read_trace(result.get("assessments") if isinstance(result.get("assessments"), list) else None)
+    if capture and isinstance(result.get("outputs"), list):
+        reason = "content_filter" if verdict.intervened else "stop"
+        inv.output_messages = [
+            {"role": "assistant", "parts": _guardrail_parts(result["outputs"]), "finish_reason": reason}
+        ]
+    verdict.apply(inv, recorder)
+
+
+# --- reading the request ----------------------------------------------------------------------------
+
+
+def _invocation(client: Any, operation: str, params: dict[str, Any], capture: bool) -> Invocation:
+    meta = client.meta
+    url = urlsplit(str(meta.endpoint_url))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    model_id = as_str(params.get("modelId"))
+    model = readable_name(model_id) if model_id else None
+    body = None
+    if operation in (CONVERSE, CONVERSE_STREAM):
+        op_name = sc.OP_CHAT
+    elif operation == APPLY_GUARDRAIL:
+        op_name, model = sc.OP_APPLY_GUARDRAIL, None
+    else:
+        body = invoke.parse(params.get("body"))  # bytes or str only: a file the caller passed is never read
+        op_name = invoke.operation_for(model or "", body)
+    inv = Invocation(
+        op_name,
+        sc.PROVIDER_AWS_BEDROCK,
+        model,
+        server_address=url.hostname,
+        server_port=port,
+        streaming=operation in (CONVERSE_STREAM, INVOKE_STREAM),
+    )
+    if model_id:
+        inv.attributes[sc.AWS_BEDROCK_REQUEST_MODEL_ID] = model_id
+    region = as_str(getattr(meta, "region_name", None))
+    if region:
+        inv.attributes[sc.CLOUD_REGION] = region
+    if operation in (CONVERSE, CONVERSE_STREAM):
+        converse.read_request(inv, params, capture)
+    elif operation == APPLY_GUARDRAIL:
+        read_config(inv, params.get("guardrailIdentifier"), params.get("guardrailVersion"))
+        source = as_str(params.get("source"))
+        if source:
+            inv.attributes[sc.AWS_BEDROCK_GUARDRAIL_SOURCE] = source
+        if capture:
+            role = "assistant" if source == "OUTPUT" else "user"
+            inv.input_messages = [{"role": role, "parts": _guardrail_parts(params.get("content"))}]
+    else:
+        read_config(inv, params.get("guardrailIdentifier"), params.get("guardrailVersion"))
+        if body is not None:
+            invoke.read_request(inv, body, capture)
+    return inv
+
+
+def _begin(
+    recorder: Recorder, owner: type, ours: Any, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> _Call | None:
+    """Open the span for a bedrock-runtime operation; None for anything else (or when we step aside)."""
+    try:
+        operation = args[0] if args else kwargs.get("operation_name")
+        if operation not in OPERATIONS or client.meta.service_model.service_name != SERVICE:
+            return None
+        params = args[1] if len(args) > 1 else kwargs.get("api_params")
+        if not isinstance(params, dict):
+            return None
+        position = contrib_position(owner, ours)
+        if position == "outside":
+            return None  # the botocore instrumentation's Bedrock span is already open
+        inv = _invocation(client, operation, params, recorder.capture_content)
+        recorder.start(inv)
+        return _Call(recorder, inv, operation, position == "inside")
+    except Exception:
+        _log.debug("otel-genai: reading a bedrock request failed", exc_info=True)
+        return None
+
+
+def sync_wrapper(recorder: Recorder, owner: type, live: Callable[[], bool]) -> Callable[..., Any]:
+    def _make_api_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        call = _begin(recorder, owner, _make_api_call, instance, args, kwargs) if live() else None
+        if call is None:
+            return wrapped(*args, **kwargs)
+        data = None
+        try:
+            if call.suppress:
+                with suppress_instrumentation():
+                    result = wrapped(*args, **kwargs)
+            else:
+                result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        if call.needs_body(result):
+            try:
+                data = bodies.read_sync(result)
+            except Exception as exc:  # the body's own read failed: the user's read will raise it again
+                call.fail(exc)
+                return result
+        return call.end(result, data, is_async=False)
+
+    return _make_api_call
+
+
+def async_wrapper(recorder: Recorder, owner: type, live: Callable[[], bool]) -> Callable[..., Any]:
+    async def _make_api_call(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = _begin(recorder, owner, _make_api_call, instance, args, kwargs) if live() else None
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        data = None
+        try:
+            if call.suppress:
+                with suppress_instrumentation():
+                    result = await wrapped(*args, **kwargs)
+            else:
+                result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        if call.needs_body(result):
+            try:
+                data = await bodies.read_async(result)
+            except Exception as exc:
+                call.fail(exc)
+                return result
+        return call.end(result, data, is_async=True)
+
+    return _make_api_call
