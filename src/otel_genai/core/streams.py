@@ -208,10 +208,20 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         return attribute
 
     def _self_closing(self, method: Any) -> Any:
+        # Keep the method's own kind: aiobotocore's AioEventStream.close() is synchronous.
+        if not inspect.iscoroutinefunction(method):
+
+            def close_now(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    self._self_state.finish()
+
+            return close_now
+
         async def close(*args: Any, **kwargs: Any) -> Any:
             try:
-                result = method(*args, **kwargs)
-                return (await result) if inspect.isawaitable(result) else result
+                return await method(*args, **kwargs)
             finally:
                 self._self_state.finish()
 

@@ -20,7 +20,6 @@ from typing import Any
 import wrapt
 
 from ...core.invocation import Invocation
-from ...core.streams import AsyncStreamProxy
 
 _log = logging.getLogger("otel_genai")
 
@@ -192,13 +191,3 @@ class AsyncEventIterator(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unuse
         except BaseException as exc:
             self._self_inv.error_type = aws_error_code(exc)
             raise
-
-
-class AsyncEventStreamProxy(AsyncStreamProxy):
-    """``AioEventStream.close()`` is synchronous; the core async proxy would turn it into a coroutine."""
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_state.finish()

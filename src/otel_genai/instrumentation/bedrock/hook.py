@@ -25,7 +25,7 @@ from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation
 from ...core.recorder import Recorder
-from ...core.streams import SyncStreamProxy
+from ...core.streams import AsyncStreamProxy, SyncStreamProxy
 from . import bodies, converse, invoke
 from .guardrails import Verdict, read_config
 from .models import is_media, readable_name
@@ -154,9 +154,7 @@ class _Call:
         self.recorder.deactivate(self.inv)
         if is_async:
             events: Any = bodies.AsyncEventIterator(stream, self.inv)
-            result[key] = bodies.AsyncEventStreamProxy(
-                events, self.recorder, self.inv, accumulator(self.recorder)
-            )
+            result[key] = AsyncStreamProxy(events, self.recorder, self.inv, accumulator(self.recorder))
         else:
             events = bodies.EventIterator(stream, self.inv)
             result[key] = SyncStreamProxy(events, self.recorder, self.inv, accumulator(self.recorder))
