@@ -38,7 +38,8 @@ from .version import __version__
 
 _log = logging.getLogger("otel_genai")
 _EXIT_TIMEOUT_S = 5.0
-_SPAN_QUEUE_SIZE = 8192  # the most a dead endpoint may delay interpreter exit
+_SPAN_QUEUE_SIZE = 8192
+_SPAN_SCHEDULE_DELAY_MS = 1000  # the most a dead endpoint may delay interpreter exit
 
 _DELTA, _CUMULATIVE = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
 TEMPORALITIES: dict[Temporality, dict[type, AggregationTemporality]] = {
@@ -235,7 +236,7 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
             exporter = counter.wrap(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
-            provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=_queue_size()))
+            provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -243,13 +244,19 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
     return counter
 
 
-def _queue_size() -> int | None:
-    """A deeper span queue than the SDK's 2048 unless OTEL_BSP_MAX_QUEUE_SIZE says otherwise.
+def _batch_defaults() -> dict[str, Any]:
+    """Batch span processor settings where OTEL_BSP_* leaves them to us (the variables still win).
 
-    A tight loop of model calls can starve the exporter thread of the GIL for seconds; 2048 spans is only a
-    few seconds of calls, after which spans are dropped. 8192 rides that out at a few MB of memory.
+    Measured in benchmarks/ (20,000 back-to-back calls): with the SDK's defaults the export thread, which
+    the processor wakes only when 512 spans are queued, can stay parked for seconds under load, and 30-50 %
+    of spans were dropped; waking it every second and a deeper queue delivered all of them.
     """
-    return None if os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") else _SPAN_QUEUE_SIZE
+    defaults: dict[str, Any] = {}
+    if not os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE"):
+        defaults["max_queue_size"] = _SPAN_QUEUE_SIZE
+    if not os.environ.get("OTEL_BSP_SCHEDULE_DELAY"):
+        defaults["schedule_delay_millis"] = _SPAN_SCHEDULE_DELAY_MS
+    return defaults
 
 
 def _metrics(settings: Settings, resource: Resource, given: Any) -> tuple[Any, bool]:
