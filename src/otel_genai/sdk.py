@@ -247,9 +247,10 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
 def _batch_defaults() -> dict[str, Any]:
     """Batch span processor settings where OTEL_BSP_* leaves them to us (the variables still win).
 
-    Measured in benchmarks/ (20,000 back-to-back calls): with the SDK's defaults the export thread, which
-    the processor wakes only when 512 spans are queued, can stay parked for seconds under load, and 30-50 %
-    of spans were dropped; waking it every second and a deeper queue delivered all of them.
+    A deeper queue (8192, not 2048) absorbs bursts; a wake-up every second (not 5 s) keeps the export
+    thread from waiting for 512 queued spans. Neither cures the worst case measured in benchmarks/ row 6:
+    a loop whose calls never block on I/O but release the GIL briefly (openai's uuid4 per call) starves
+    every other thread, the exporter included (docs/configuration.md).
     """
     defaults: dict[str, Any] = {}
     if not os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE"):
