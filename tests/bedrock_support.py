@@ -50,6 +50,7 @@ try:  # the async path is tested only where aiobotocore installs next to the new
     HAS_AIOBOTOCORE = True
 except ImportError:  # pragma: no cover
     HAS_AIOBOTOCORE = False
+needs_aiobotocore = pytest.mark.skipif(not HAS_AIOBOTOCORE, reason="aiobotocore not installed")
 
 
 # --- recordings ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from bedrock_support import (
     exception_frame,
     interactions,
     load,
+    needs_aiobotocore,
     perform_async,
     perform_sync,
     recorded_events,
@@ -45,7 +46,6 @@ from replay import ReplayServer
 CONVERSE = [n for n in ALL if n.startswith("converse_")]
 ERRORS = ["converse_error_400_invalid_model", "converse_stream_error_400_invalid_model"]
 SUCCESS = [n for n in CONVERSE if n not in ERRORS]
-needs_aiobotocore = pytest.mark.skipif(not HAS_AIOBOTOCORE, reason="aiobotocore not installed")
 
 
 @dataclass(frozen=True)

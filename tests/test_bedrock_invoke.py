@@ -32,6 +32,7 @@ from bedrock_support import (
     exception_frame,
     interactions,
     load,
+    needs_aiobotocore,
     perform_async,
     perform_sync,
     recorded_body,
@@ -49,7 +50,6 @@ from replay import ReplayServer
 INVOKE = [n for n in ALL if n.startswith("invoke_")]
 ERRORS = ["invoke_error_400_invalid_model", "invoke_stream_error_400_invalid_model"]
 SUCCESS = [n for n in INVOKE if n not in ERRORS]
-needs_aiobotocore = pytest.mark.skipif(not HAS_AIOBOTOCORE, reason="aiobotocore not installed")
 
 
 @dataclass(frozen=True)

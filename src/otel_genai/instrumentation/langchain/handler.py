@@ -52,6 +52,11 @@ _INTERNAL_METADATA_KEYS = frozenset({"checkpoint_ns", "checkpoint_id", "task_id"
 _CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "NodeInterrupt", "ParentCommand"})
 
 
+def _control_flow(error: BaseException) -> bool:
+    """LangGraph's interrupts travel as exceptions but are not failures."""
+    return any(c.__name__ in _CONTROL_FLOW for c in type(error).__mro__)
+
+
 class Scope:
     """Set by an entry point ``patches.py`` wraps (a model's ``stream``, a tool's ``run``, an agent
     graph's ``stream``): the first run of ``kind`` that starts inside claims it, and its span becomes
@@ -242,8 +247,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
         if run is not None and run.op is not None:
-            control_flow = any(c.__name__ in _CONTROL_FLOW for c in type(error).__mro__)
-            self.ops.finish(run.op, error=None if control_flow or isinstance(error, GeneratorExit) else error)
+            ended = _control_flow(error) or isinstance(error, GeneratorExit)
+            self.ops.finish(run.op, error=None if ended else error)
 
     # --- tools ----------------------------------------------------------------------------------
 
@@ -294,8 +299,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
         if run is not None and run.op is not None:
-            control_flow = any(c.__name__ in _CONTROL_FLOW for c in type(error).__mro__)
-            self.ops.finish(run.op, error=None if control_flow else error)
+            self.ops.finish(run.op, error=None if _control_flow(error) else error)
 
     # --- retrievers -----------------------------------------------------------------------------
 
