@@ -20,6 +20,8 @@ from .store import Store
 
 _BUCKETS = 60
 _ERROR = 2  # span status code
+_MAX_NS = 2**63 - 1
+_MAX_RANGE_S = 100 * 365 * 86400
 
 
 class NotFound(Exception):
@@ -31,8 +33,8 @@ class _Scope:
 
     def __init__(self, params: dict[str, str]) -> None:
         now = time.time_ns()
-        self.to = _int(params.get("to"), now)
-        self.span = max(1, _int(params.get("range"), 3600)) * 1_000_000_000
+        self.to = min(max(0, _int(params.get("to"), now)), _MAX_NS)
+        self.span = min(max(1, _int(params.get("range"), 3600)), _MAX_RANGE_S) * 1_000_000_000
         self.start = self.to - self.span
         self.bucket = max(1, self.span // _BUCKETS)
         self.filters = {k: params[k] for k in ("service", "provider", "model") if params.get(k)}

@@ -125,7 +125,7 @@ class Store:
         self._db = self._connect()
         self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # only takes effect on a new file
         self._db.executescript(_SCHEMA)
-        self._maintain()
+        self.enforce_retention()
         self._next_maintenance = time.monotonic() + _MAINTENANCE_EVERY_S
         self._closed = False
         self._writer = threading.Thread(target=self._run, name="otel-genai-store", daemon=True)
@@ -173,7 +173,7 @@ class Store:
             self._commit(jobs)
             if time.monotonic() >= self._next_maintenance:
                 self._next_maintenance = time.monotonic() + _MAINTENANCE_EVERY_S
-                self._maintain()
+                self.enforce_retention()
 
     def _commit(self, jobs: list[_Job]) -> None:
         last = dict(self._last)
@@ -230,7 +230,7 @@ class Store:
 
     # retention
 
-    def _maintain(self) -> None:
+    def enforce_retention(self) -> None:
         """Drop data older than ``max_age_s``, then the oldest quarter while over ``max_bytes``."""
         try:
             cutoff = time.time_ns() - int(self.max_age_s * 1e9)
