@@ -46,7 +46,7 @@ TABS = ("overview", "traffic", "errors", "cost", "guardrails", "traces", "ml")
 
 
 def _synthetic(server: LocalServer, *, hostile: bool = False) -> None:
-    """Spans and metrics under the names.md contract (cost, guardrails, ML); ``hostile``: a markup span too."""
+    """Spans and metrics under the names.md contract (cost, guardrails, ML); ``hostile``: a markup span."""
     resource = Resource.create({"service.name": "synthetic-app"})
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=server.url + "/v1/traces")))
