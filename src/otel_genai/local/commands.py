@@ -62,6 +62,7 @@ def ui(args: argparse.Namespace) -> int:
         return 1
     _announce(server)
     print("Ctrl-C to stop.")
+    _stop_on_sigterm()
     try:
         server.serve_forever(0.2)
     except KeyboardInterrupt:
@@ -70,6 +71,16 @@ def ui(args: argparse.Namespace) -> int:
         server.server_close()
         server.store.close()
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the server like Ctrl-C does, so the store closes cleanly."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -106,6 +117,7 @@ def demo(args: argparse.Namespace) -> int:
             if args.once:
                 return 0
             print("Serving (with a little traffic every few seconds) until Ctrl-C.")
+            _stop_on_sigterm()
             deadline = time.monotonic() + args.duration if args.duration else None
             try:
                 while deadline is None or time.monotonic() < deadline:
