@@ -110,6 +110,12 @@ def _synthetic(server: LocalServer, *, hostile: bool = False) -> None:
     meter.create_observable_gauge(
         "ml.model.drift", callbacks=[lambda options: _observe(drift, feature="age")]
     )
+    meter.create_counter("gen_ai.client.cost", unit="USD").add(
+        0.04, {"gen_ai.request.model": "claude-priced"}
+    )
+    meter.create_counter("gen_ai.client.guardrail.activations", unit="{activation}").add(
+        2, {"gen_ai.guardrail.type": "content", "gen_ai.guardrail.stage": "input"}
+    )
     exporter = OTLPMetricExporter(endpoint=server.url + "/v1/metrics")
     for epoch, value in enumerate((0.9, 0.5, 0.3)):
         loss["value"], drift["value"] = value, 0.05 * epoch
@@ -227,10 +233,13 @@ def test_dashboard_after_demo(tmp_path: Path, browser: Any) -> None:
                 assert float(_tile(browser, "savings")[0]) == pytest.approx(0.005)
                 cache_read = sum(r["input_tokens"] or 0 for r in inference)
                 assert float(_tile(browser, "cache_hit_ratio")[0]) == pytest.approx(140 / cache_read)
+                assert "gen_ai.client.cost \u2013 0.04000" in browser.find_element("id", "counters").text
             if tab == "guardrails":
                 assert [_tile(browser, n)[0] for n in ("executions", "interventions")] == ["3", "2"]
                 assert [_tile(browser, n)[0] for n in ("blocked_input", "filtered_output")] == ["1", "1"]
                 assert "prompt_attack" in browser.find_element("id", "activations").text
+                counters = browser.find_element("id", "counters").text
+                assert "gen_ai.client.guardrail.activations content 2.000" in counters
             if tab == "ml":
                 assert _tile(browser, "predictions")[0] == "30"
                 assert "keras.loss [iris/train]" in browser.find_element("id", "view").text

@@ -201,3 +201,21 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
         assert not errors, errors
         assert rows(running.store, "SELECT COUNT(*) FROM spans")[0][0] == writers * requests * per_request
         assert rows(running.store, "PRAGMA integrity_check")[0][0] == "ok"
+
+
+@FUZZ
+@given(
+    view=st.sampled_from(
+        ["overview", "traffic", "errors", "cost", "guardrails", "traces", "trace", "ml", "filters"]
+    ),
+    query=st.dictionaries(
+        st.sampled_from(["range", "to", "service", "provider", "model", "status", "q", "limit", "id"]),
+        st.text(max_size=30) | st.integers(-(2**70), 2**70).map(str),
+        max_size=5,
+    ),
+)
+def test_api_never_fails_on_odd_parameters(server: LocalServer, view: str, query: dict[str, str]) -> None:
+    from urllib.parse import urlencode
+
+    status, _, body = get(server.url, f"/api/{view}?{urlencode(query)}")
+    assert status == 200 or (status == 404 and view == "trace"), body

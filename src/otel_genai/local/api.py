@@ -292,10 +292,26 @@ def _cost(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict
         "input_tokens": input_tokens,
         "models": models,
         "over_time": _per_model(db, scope, "cost", average=False, extra_where=" AND cost IS NOT NULL"),
+        "counters": _counters(db, scope, COST_COUNTERS, "gen_ai.token.type"),
     }
 
 
 _GUARD = "json_extract(attributes, '$.\"gen_ai.guardrail.{}\"')"
+COST_COUNTERS = ("gen_ai.client.cost", "gen_ai.client.cost.savings", "gen_ai.client.token.cache")
+GUARDRAIL_COUNTERS = ("gen_ai.client.guardrail.executions", "gen_ai.client.guardrail.activations")
+
+
+def _counters(db: sqlite3.Connection, scope: _Scope, names: tuple[str, ...], by: str) -> list[list[Any]]:
+    """[name, value of the ``by`` attribute, sum of deltas] for the names.md counters, from the metrics."""
+    marks = ",".join("?" * len(names))
+    return [
+        list(row)
+        for row in db.execute(
+            f"SELECT name, json_extract(attributes, ?), TOTAL(delta) FROM points WHERE name IN ({marks})"
+            " AND time_ns >= ? AND time_ns <= ? GROUP BY 1, 2 ORDER BY 1, 2",
+            (f'$."{by}"', *names, scope.start, scope.to),
+        )
+    ]
 
 
 def _guardrails(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict[str, Any]:
@@ -332,6 +348,7 @@ def _guardrails(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -
         "activations": [list(row) for row in activations],
         "t": scope.axis(),
         "interventions_over_time": over_time,
+        "counters": _counters(db, scope, GUARDRAIL_COUNTERS, "gen_ai.guardrail.type"),
     }
 
 

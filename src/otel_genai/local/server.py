@@ -110,6 +110,7 @@ class LocalServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = 120  # seconds a connection may sit idle or half-sent before its thread gives up
     server: LocalServer
     server_version = "otel-genai"
     sys_version = ""

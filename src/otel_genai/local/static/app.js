@@ -151,7 +151,13 @@
       table([["Model"], ["Requests", 1], ["Input tokens", 1], ["Output tokens", 1], ["Cache read", 1], ["Cache write", 1], ["Cost", 1], ["Savings", 1]],
         d.models.map((m) => [m.model, fmtInt(m.requests), fmtInt(m.input_tokens), fmtInt(m.output_tokens),
           fmtInt(m.cache_read_tokens), fmtInt(m.cache_write_tokens), fmtUsd(m.cost), fmtUsd(m.savings)]))));
+    nodes.push(counters("Cost counters (metrics, by gen_ai.token.type)", d.counters));
     return nodes;
+  }
+
+  function counters(title, rows) {
+    return rows.length ? el("div", { class: "panel", id: "counters" }, el("h2", {}, title),
+      table([["Metric"], ["Attribute"], ["Sum", 1]], rows.map(([name, by, sum]) => [name, by === null ? "–" : by, fmtNum(sum)]))) : null;
   }
 
   async function guardrails() {
@@ -161,6 +167,7 @@
       tile("interventions", "Interventions", fmtInt(d.interventions), d.interventions),
       tile("blocked_input", "Blocked prompts", fmtInt(d.blocked_input), d.blocked_input),
       tile("filtered_output", "Filtered responses", fmtInt(d.filtered_output), d.filtered_output))];
+    nodes.push(counters("Guardrail counters (metrics, by gen_ai.guardrail.type)", d.counters));
     if (!d.executions && !d.interventions) {
       nodes.push(empty("No guardrail verdicts in this range. Spans carry gen_ai.guardrail.configured / intervened / activations / blocked ",
         "when a request runs with a guardrail (e.g. Amazon Bedrock guardrailConfig)."));
