@@ -60,8 +60,8 @@ def ui(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"otel-genai ui: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    print("Serving until Ctrl-C.")
     _announce(server)
-    print("Ctrl-C to stop.")
     _stop_on_sigterm()
     try:
         server.serve_forever(0.2)
@@ -113,10 +113,11 @@ def demo(args: argparse.Namespace) -> int:
             workload.run(sim.base_url, lambda name, text: print(f"  {name:<11} -> {_short(text)}"))
             otel_genai.force_flush()
             print()
-            _announce(server)
             if args.once:
+                _announce(server)
                 return 0
-            print("Serving (with a little traffic every few seconds) until Ctrl-C.")
+            print("Serving until Ctrl-C, with a little more traffic every few seconds.")
+            _announce(server)  # the dashboard URL is the last line on screen
             _stop_on_sigterm()
             deadline = time.monotonic() + args.duration if args.duration else None
             try:
