@@ -56,6 +56,11 @@ class _Scope:
         return [(self.start + i * self.bucket) / 1e9 for i in range(_BUCKETS)]
 
 
+def attr(key: str) -> str:
+    """SQL for one span attribute; ``instr`` first, so rows without the key skip the JSON parse."""
+    return f"""(CASE WHEN instr(attributes, '"{key}"') > 0 THEN json_extract(attributes, '$."{key}"') END)"""
+
+
 def _int(value: str | None, default: int) -> int:
     try:
         return int(value) if value else default
@@ -164,6 +169,9 @@ def _per_model(
     return {"t": scope.axis(), "series": series}
 
 
+_TTFT = attr("gen_ai.response.time_to_first_chunk")
+
+
 def _traffic(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict[str, Any]:
     where, args = scope.where()
     latency = []
@@ -176,8 +184,7 @@ def _traffic(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> d
             )
         ]
         ttft = db.execute(
-            "SELECT AVG(json_extract(attributes, '$.\"gen_ai.response.time_to_first_chunk\"')) FROM spans"
-            f" WHERE {where} AND COALESCE(model, '(none)') = ?",
+            f"SELECT AVG({_TTFT}) FROM spans WHERE {where} AND COALESCE(model, '(none)') = ?",
             [*args, model],
         ).fetchone()[0]
         latency.append(
@@ -195,7 +202,7 @@ def _traffic(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> d
         "ttft_ms": _per_model(
             db,
             scope,
-            "json_extract(attributes, '$.\"gen_ai.response.time_to_first_chunk\"') * 1000",
+            f"{_TTFT} * 1000",
             average=True,
         ),
         "latency": latency,
@@ -254,9 +261,9 @@ def _errors(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> di
     }
 
 
-_CACHE_READ = "json_extract(attributes, '$.\"gen_ai.usage.cache_read.input_tokens\"')"
-_CACHE_WRITE = "json_extract(attributes, '$.\"gen_ai.usage.cache_creation.input_tokens\"')"
-_SAVINGS = "json_extract(attributes, '$.\"gen_ai.usage.cache_savings\"')"
+_CACHE_READ = attr("gen_ai.usage.cache_read.input_tokens")
+_CACHE_WRITE = attr("gen_ai.usage.cache_creation.input_tokens")
+_SAVINGS = attr("gen_ai.usage.cache_savings")
 
 
 def _cost(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict[str, Any]:
@@ -296,7 +303,10 @@ def _cost(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict
     }
 
 
-_GUARD = "json_extract(attributes, '$.\"gen_ai.guardrail.{}\"')"
+def _guard(name: str) -> str:
+    return attr(f"gen_ai.guardrail.{name}")
+
+
 COST_COUNTERS = ("gen_ai.client.cost", "gen_ai.client.cost.savings", "gen_ai.client.token.cache")
 GUARDRAIL_COUNTERS = ("gen_ai.client.guardrail.executions", "gen_ai.client.guardrail.activations")
 
@@ -317,14 +327,14 @@ def _counters(db: sqlite3.Connection, scope: _Scope, names: tuple[str, ...], by:
 def _guardrails(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict[str, Any]:
     where, args = scope.where(inference=False)
     configured, intervened = db.execute(
-        f"SELECT COALESCE(SUM({_GUARD.format('configured')} = 1), 0),"
-        f" COALESCE(SUM({_GUARD.format('intervened')} = 1), 0) FROM spans WHERE {where}",
+        f"SELECT COALESCE(SUM({_guard('configured')} = 1), 0),"
+        f" COALESCE(SUM({_guard('intervened')} = 1), 0) FROM spans WHERE {where}",
         args,
     ).fetchone()
     blocked = dict(
         db.execute(
-            f"SELECT {_GUARD.format('blocked')}, COUNT(*) FROM spans WHERE {where}"
-            f" AND {_GUARD.format('blocked')} IS NOT NULL GROUP BY 1",
+            f"SELECT {_guard('blocked')}, COUNT(*) FROM spans WHERE {where}"
+            f" AND {_guard('blocked')} IS NOT NULL GROUP BY 1",
             args,
         ).fetchall()
     )
@@ -337,7 +347,7 @@ def _guardrails(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -
     ).fetchall()
     over_time = [0] * _BUCKETS
     for (start,) in db.execute(
-        f"SELECT start_ns FROM spans WHERE {where} AND {_GUARD.format('intervened')} = 1", args
+        f"SELECT start_ns FROM spans WHERE {where} AND {_guard('intervened')} = 1", args
     ):
         over_time[scope.slot(start)] += 1
     return {

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS spans(
   attributes TEXT NOT NULL, resource TEXT NOT NULL, events TEXT NOT NULL, links TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS spans_id ON spans(trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_start ON spans(start_ns);
-CREATE INDEX IF NOT EXISTS spans_inference ON spans(inference, start_ns);
+CREATE INDEX IF NOT EXISTS spans_inference ON spans(
+  inference, start_ns, duration_ns, status, input_tokens, output_tokens, cost, service, provider, model);
 CREATE TABLE IF NOT EXISTS points(
   name TEXT NOT NULL, unit TEXT NOT NULL, kind TEXT NOT NULL, temporality INTEGER NOT NULL,
   monotonic INTEGER NOT NULL, service TEXT NOT NULL, scope TEXT NOT NULL, attributes TEXT NOT NULL,
