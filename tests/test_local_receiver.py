@@ -362,3 +362,42 @@ def test_retention_by_age_and_size(tmp_path: Path) -> None:
     assert 0 < left[0] < 2990 and left[1] > now - 3600 * 10**9  # the two-hour-old spans went first
     assert store.used_bytes() <= store.max_bytes
     store.close()
+
+
+def test_exponential_histograms_summaries_and_gauges_are_kept(tmp_path: Path) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    request = ExportMetricsServiceRequest()
+    metrics = request.resource_metrics.add().scope_metrics.add().metrics
+    exponential = metrics.add()
+    exponential.name = "exp"
+    exponential.exponential_histogram.aggregation_temporality = 1
+    point = exponential.exponential_histogram.data_points.add()
+    point.count, point.sum, point.scale, point.zero_count, point.min, point.max = 5, 12.5, 3, 1, 0.0, 9.0
+    point.positive.offset, point.positive.bucket_counts[:] = 2, [1, 3]
+    point.time_unix_nano = 7
+    summary = metrics.add()
+    summary.name = "summary"
+    quantiles = summary.summary.data_points.add()
+    quantiles.count, quantiles.sum = 4, 10.0
+    quantile = quantiles.quantile_values.add()
+    quantile.quantile, quantile.value = 0.5, 2.5
+    gauge = metrics.add()
+    gauge.name = "gauge"
+    gauge.gauge.data_points.add().as_double = float("nan")  # not storable as a number: kept as NULL
+    infinite = metrics.add()
+    infinite.name = "gen_ai.client.operation.duration"
+    bad = infinite.histogram.data_points.add()
+    bad.count, bad.sum, bad.explicit_bounds[:], bad.bucket_counts[:] = 1, float("inf"), [1.0], [0, 1]
+    bad.time_unix_nano = time.time_ns()
+    with backend(tmp_path / "x.db") as server:
+        assert post(server.url, "/v1/metrics", request.SerializeToString())[0] == 200
+        stored = {r["name"]: r for r in rows(server.store, "SELECT * FROM points")}
+        assert api(server.url, "ml")["t"]  # the views still answer strict JSON
+    assert (stored["exp"]["count"], stored["exp"]["sum"], stored["exp"]["max"]) == (5, 12.5, 9.0)
+    assert json.loads(stored["exp"]["bounds"]) == {"scale": 3, "zero_count": 1}
+    assert json.loads(stored["exp"]["counts"])["positive"] == [2, [1, 3]]
+    assert stored["exp"]["delta_count"] == 5 and stored["exp"]["kind"] == "exponential_histogram"
+    assert json.loads(stored["summary"]["counts"]) == [[0.5, 2.5]] and stored["summary"]["count"] == 4
+    assert stored["gauge"]["kind"] == "gauge" and stored["gauge"]["value"] is None
+    assert stored["gen_ai.client.operation.duration"]["sum"] is None

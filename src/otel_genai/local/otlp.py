@@ -329,6 +329,11 @@ def _points(request: Any) -> Decoded:
     return out
 
 
+def _finite(number: float) -> float | None:
+    """Non-finite floats become NULL: neither SQLite's sums nor the dashboard's JSON can carry them."""
+    return number if math.isfinite(number) else None
+
+
 def _point_values(kind: str, point: Any) -> dict[str, Any]:
     if kind in ("gauge", "sum"):
         which = point.WhichOneof("value")
@@ -336,14 +341,14 @@ def _point_values(kind: str, point: Any) -> dict[str, Any]:
         if isinstance(number, float) and not math.isfinite(number):
             number = None
         return {"value": number}
-    values: dict[str, Any] = {"count": point.count, "sum": point.sum if point.sum == point.sum else None}
+    values: dict[str, Any] = {"count": point.count, "sum": _finite(point.sum)}
     if kind == "summary":
-        values["counts"] = dumps([[q.quantile, q.value] for q in point.quantile_values])
+        values["counts"] = dumps([[_finite(q.quantile), _finite(q.value)] for q in point.quantile_values])
         return values
-    values["min"] = point.min if point.HasField("min") else None
-    values["max"] = point.max if point.HasField("max") else None
+    values["min"] = _finite(point.min) if point.HasField("min") else None
+    values["max"] = _finite(point.max) if point.HasField("max") else None
     if kind == "histogram":
-        values["bounds"] = dumps(list(point.explicit_bounds))
+        values["bounds"] = dumps([_finite(bound) for bound in point.explicit_bounds])
         values["counts"] = dumps(list(point.bucket_counts))
     else:
         values["bounds"] = dumps({"scale": point.scale, "zero_count": point.zero_count})

@@ -242,7 +242,8 @@ class _Handler(BaseHTTPRequestHandler):
             _log.warning("otel-genai ui: API %s failed", name, exc_info=True)
             self._send(500, b'{"error":"query failed"}', "application/json")
             return
-        self._send(200, json.dumps(result, separators=(",", ":")).encode(), "application/json")
+        body = json.dumps(result, separators=(",", ":"), allow_nan=False)  # strict JSON for JSON.parse
+        self._send(200, body.encode(), "application/json")
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
