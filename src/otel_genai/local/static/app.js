@@ -22,7 +22,7 @@
 
   const fmtInt = (v) => (v === null || v === undefined ? "–" : Math.round(v).toLocaleString("en-US"));
   const fmtMs = (v) => (v === null || v === undefined ? "–" : v < 1000 ? v.toFixed(1) + " ms" : (v / 1000).toFixed(2) + " s");
-  const fmtUsd = (v) => (v === null || v === undefined ? "–" : "$" + (Math.abs(v) < 0.01 ? v.toFixed(6) : v.toFixed(4)));
+  const fmtUsd = (v) => (v === null || v === undefined ? "–" : v === 0 ? "$0" : "$" + (Math.abs(v) < 0.01 ? v.toFixed(6) : v.toFixed(4)));
   const fmtPct = (v) => (v === null || v === undefined ? "–" : (v * 100).toFixed(1) + "%");
   const fmtTime = (s) => new Date(s * 1000).toLocaleTimeString();
   const fmtNum = (v) => (v === null || v === undefined ? "–" : Number(v).toPrecision(4));
@@ -189,13 +189,13 @@
       el("option", { value: "error" }, "errors"), el("option", { value: "ok" }, "no errors"));
     status.value = f.status;
     status.addEventListener("change", () => { f.status = status.value; render(); });
-    const rows = d.traces.map((t) => [fmtTime(t.start), t.root, t.services, t.operations, t.models,
-      fmtInt(t.input_tokens) + " / " + fmtInt(t.output_tokens), fmtUsd(t.cost), fmtMs(t.duration_ms), fmtInt(t.spans),
-      t.errors ? "error" : "ok"]);
+    const rows = d.traces.map((t) => [fmtTime(t.start), t.root, t.errors ? "error" : "ok", fmtMs(t.duration_ms),
+      fmtInt(t.input_tokens) + " / " + fmtInt(t.output_tokens), fmtUsd(t.cost), t.models, t.operations, t.services,
+      fmtInt(t.spans)]);
     return [el("div", { class: "filters" }, search, status),
       el("div", { class: "panel", id: "trace-list" },
-        rows.length ? table([["Time"], ["Root span"], ["Service"], ["Operation"], ["Model"], ["Tokens in/out", 1],
-          ["Cost", 1], ["Duration", 1], ["Spans", 1], ["Status"]], rows, (i) => openTrace(d.traces[i].trace_id))
+        rows.length ? table([["Time"], ["Root span"], ["Status"], ["Duration", 1], ["Tokens in/out", 1], ["Cost", 1],
+          ["Model"], ["Operation"], ["Service"], ["Spans", 1]], rows, (i) => openTrace(d.traces[i].trace_id))
           : empty("No traces match."))];
   }
 
