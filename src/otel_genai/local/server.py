@@ -213,6 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path in _SIGNALS:
             self._otlp_error(405, "OTLP endpoints take POST", otlp.PROTOBUF, {"allow": "POST"})
             return
+        if parts.path == "/favicon.ico":
+            self._send(204, b"", "image/x-icon")
+            return
         if parts.path.startswith("/api/"):
             self._api(parts.path[5:], parse_qs(parts.query))
             return

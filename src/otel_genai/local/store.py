@@ -174,7 +174,10 @@ class Store:
             self._commit(jobs)
             if time.monotonic() >= self._next_maintenance:
                 self._next_maintenance = time.monotonic() + _MAINTENANCE_EVERY_S
-                self.enforce_retention()
+                try:
+                    self.enforce_retention()
+                except Exception:  # the writer thread must outlive any one pass
+                    _log.warning("otel-genai ui: retention pass failed", exc_info=True)
 
     def _commit(self, jobs: list[_Job]) -> None:
         last = dict(self._last)

@@ -189,7 +189,7 @@
       el("option", { value: "error" }, "errors"), el("option", { value: "ok" }, "no errors"));
     status.value = f.status;
     status.addEventListener("change", () => { f.status = status.value; render(); });
-    const rows = d.traces.map((t) => [fmtTime(t.start), t.root, t.errors ? "error" : "ok", fmtMs(t.duration_ms),
+    const rows = d.traces.map((t) => [fmtTime(t.start), t.root, t.errors ? el("span", { class: "err" }, "error") : "ok", fmtMs(t.duration_ms),
       fmtInt(t.input_tokens) + " / " + fmtInt(t.output_tokens), fmtUsd(t.cost), t.models, t.operations, t.services,
       fmtInt(t.spans)]);
     return [el("div", { class: "filters" }, search, status),
