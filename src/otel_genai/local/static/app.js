@@ -302,8 +302,12 @@
   }
 
   let rendering = false;
+  let again = false; // a tab change or filter during a render: render once more right after
   async function render() {
-    if (rendering) return;
+    if (rendering) {
+      again = true;
+      return;
+    }
     rendering = true;
     const hash = decodeURIComponent(location.hash.slice(1)) || "overview";
     const tab = hash.startsWith("trace/") ? "traces" : VIEWS[hash] ? hash : "overview";
@@ -321,6 +325,10 @@
       $("updated").textContent = String(error);
     } finally {
       rendering = false;
+      if (again) {
+        again = false;
+        render();
+      }
     }
   }
 
