@@ -1,4 +1,5 @@
-"""``otel-genai`` command line: ``otel-genai demo`` shows the SDK at work without any backend or API key."""
+"""``otel-genai`` command line: ``otel-genai demo`` shows the SDK at work without any backend or API key;
+``otel-genai ui`` runs the embedded OTLP backend and dashboard."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def _demo(args: argparse.Namespace) -> int:
     except ImportError:
         print('The demo drives the openai client: pip install "otel-genai[openai]"', file=sys.stderr)
         return 1
+    if not args.no_ui:
+        from .local import commands
+
+        return commands.demo(args)
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -114,8 +119,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="instrument a short OpenAI session against a local simulator")
     demo.add_argument("--capture", action="store_true", help="also record prompt and completion text")
     demo.set_defaults(run=_demo)
+    _add_local_commands(commands, demo)
     args = parser.parse_args(argv)
     return int(args.run(args))
+
+
+def _add_local_commands(commands: Any, demo: argparse.ArgumentParser) -> None:
+    """``otel-genai ui`` and the demo's dashboard flags (the embedded backend in otel_genai.local)."""
+    from .local import commands as local
+
+    demo.add_argument("--no-ui", action="store_true", help="print spans and metrics instead (no dashboard)")
+    demo.add_argument("--once", action="store_true", help="run the workload once, then exit")
+    demo.add_argument("--duration", type=float, default=None, help="serve this many seconds, then exit")
+    local.add_server_arguments(demo)
+    ui = commands.add_parser("ui", help="run the local OTLP backend and dashboard")
+    local.add_server_arguments(ui)
+    ui.set_defaults(run=local.ui)
 
 
 if __name__ == "__main__":

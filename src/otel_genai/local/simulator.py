@@ -1,12 +1,17 @@
 """A tiny OpenAI-compatible chat server on loopback, for ``otel-genai demo`` and for trying the SDK offline.
 
-It answers ``POST /v1/chat/completions`` (plain, ``stream=True``, ``stream_options.include_usage``)
-with a deterministic reply and word-count token usage; nothing leaves the machine.
+It answers ``POST /v1/chat/completions`` (plain, ``stream=True``, ``stream_options.include_usage``, and a
+tool call when ``tools`` are offered and no tool result is in the conversation yet) with a deterministic
+reply and word-count token usage, and ``POST /v1/embeddings`` with small deterministic vectors; a model
+named ``missing-*`` answers 404. For the other clients it also speaks Ollama's ``POST /api/chat`` and Amazon
+Bedrock's ``POST /model/{id}/converse`` (non-streaming). Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +35,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+        if self.path == "/api/chat":
+            self._ollama_chat(body)
+            return
+        if self.path.startswith("/model/") and self.path.endswith("/converse"):
+            self._converse(body)
+            return
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(body)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}", "code": "not_found"}})
             return
@@ -42,8 +56,15 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(model, created, usage, bool((body.get("stream_options") or {}).get("include_usage")))
             return
-        message = {"role": "assistant", "content": REPLY}
-        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        message: dict[str, Any] = {"role": "assistant", "content": REPLY}
+        finish = "stop"
+        answered = any(isinstance(m, dict) and m.get("role") == "tool" for m in body.get("messages", []))
+        if body.get("tools") and not answered:
+            tool = body["tools"][0].get("function", {}).get("name", "tool")
+            call = {"id": "call_sim_1", "type": "function", "function": {"name": tool, "arguments": "{}"}}
+            message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+            usage = {**usage, "completion_tokens": 8, "total_tokens": usage["prompt_tokens"] + 8}
+        choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
         self._send(
             200,
             {
@@ -55,6 +76,64 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": usage,
                 "system_fingerprint": "fp_simulator",
             },
+        )
+
+    def _ollama_chat(self, body: dict[str, Any]) -> None:
+        usage = _usage(body.get("messages", []), REPLY)
+        self._send(
+            200,
+            {
+                "model": body.get("model", "sim"),
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "message": {"role": "assistant", "content": REPLY},
+                "done": True,
+                "done_reason": "stop",
+                "total_duration": 12_000_000,
+                "load_duration": 1_000_000,
+                "prompt_eval_count": usage["prompt_tokens"],
+                "prompt_eval_duration": 3_000_000,
+                "eval_count": usage["completion_tokens"],
+                "eval_duration": 8_000_000,
+            },
+        )
+
+    def _converse(self, body: dict[str, Any]) -> None:
+        texts = [
+            {"content": part.get("text", "")}
+            for message in body.get("messages", [])
+            for part in message.get("content", [])
+            if isinstance(part, dict)
+        ]
+        usage = _usage(texts, REPLY)
+        self._send(
+            200,
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": REPLY}]}},
+                "stopReason": "end_turn",
+                "usage": {
+                    "inputTokens": usage["prompt_tokens"],
+                    "outputTokens": usage["completion_tokens"],
+                    "totalTokens": usage["total_tokens"],
+                },
+                "metrics": {"latencyMs": 12},
+            },
+        )
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        inputs = body.get("input")
+        texts = inputs if isinstance(inputs, list) else [inputs]
+        data = []
+        for index, text in enumerate(texts):
+            seed = sum(str(text).encode())
+            vector = [((seed * (i + 7)) % 97) / 97.0 for i in range(8)]
+            encoded: Any = vector
+            if body.get("encoding_format") == "base64":
+                encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(len(str(text).split()) for text in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        self._send(
+            200, {"object": "list", "data": data, "model": body.get("model", "sim-embed"), "usage": usage}
         )
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
