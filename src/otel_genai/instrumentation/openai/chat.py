@@ -11,6 +11,7 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
+from . import content_filters
 from .readers import as_float, as_int, as_list, as_str, get
 
 # --- request -----------------------------------------------------------------------------------
@@ -137,6 +138,7 @@ def read_response_envelope(inv: Invocation, response: Any) -> None:
     tier = as_str(get(response, "service_tier"))
     if tier:
         inv.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        inv.service_tier = tier  # priced at that tier's rates
     read_usage(inv, get(response, "usage"))
 
 
@@ -150,8 +152,10 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
             code = as_str(get(error, "code"))
             inv.error_type = code or "_OTHER"
             inv.finish_reasons = ["content_filter" if code == "content_filter" else "error"]
+            content_filters.read_error(inv, error)
         return
     inv.finish_reasons = [as_str(get(c, "finish_reason")) or "error" for c in choices]
+    content_filters.read_response(inv, response, choices)
     if capture:
         read_content_filters(inv, response, choices)
     if capture:
