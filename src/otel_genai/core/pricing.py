@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -147,31 +147,25 @@ def load_prices_file(
 # --- one model's resolved prices ----------------------------------------------------------------------
 
 
-class _Term:
-    __slots__ = ("descendants", "field", "per", "price", "tiers", "usage_key")
+_MAX_SCALE = 30  # decimal digits: enough for any per-million price the tables hold
 
-    def __init__(self, usage_key: str, price: Any, per: int) -> None:
-        self.usage_key = usage_key
-        self.field = USAGE_FIELDS.get(usage_key)  # None: a count we never have (0), or "requests" (1)
-        self.per = per
-        if isinstance(price, Decimal):
-            self.price, self.tiers = price, None
-        else:  # genai_prices.types.TieredPrices: the rate for all tokens once input passes a threshold
-            self.price = price.base
-            self.tiers = tuple((tier.start, tier.price) for tier in reversed(price.tiers))
-        self.descendants: tuple[int, ...] = ()
 
-    def rate(self, total_input: int) -> Decimal:
-        for start, price in self.tiers or ():
-            if total_input > start:
-                return price  # type: ignore[no-any-return]
-        return self.price
+def _coefficient(price: Decimal, per: int, scale: int) -> int | None:
+    """``price / per`` in units of 10**-scale USD, if that is an integer."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        value = price.scaleb(scale) / per
+    return int(value) if value == value.to_integral_value() else None
 
 
 class Quote:
-    """One model's unit prices, and genai-prices' arithmetic on them for an invocation's token counts."""
+    """One model's unit prices, and genai-prices' arithmetic on them for an invocation's token counts.
 
-    __slots__ = ("_input", "_leaf_order", "_read", "_terms", "_tiered", "exact", "expires", "model")
+    Prices are held as integers in units of 10**-scale USD per token, so a call's price is an exact
+    integer sum whose one division rounds correctly to a float: the float of genai-prices' exact Decimal.
+    """
+
+    __slots__ = ("_input", "_read", "_requests", "_scale", "_steps", "_tiered", "exact", "expires", "model")
 
     def __init__(
         self, units: Sequence[tuple[str, Mapping[str, str], Any, int]], model: str, expires: float
@@ -180,48 +174,57 @@ class Quote:
         self.model = model
         self.expires = expires
         self.exact: Callable[[Invocation], float | None] | None = None  # set when a model needs the library
-        self._terms = [_Term(key, price, per) for key, _, price, per in units]
-        self._tiered = any(t.tiers for t in self._terms)
-        # genai_prices.decompose.compute_leaf_values: most specific unit first; each unit's count less the
-        # leaf counts of the priced units inside it ("requests" is counted apart, always 1).
-        dims = [frozenset(d.items()) for _, d, _, _ in units]
-        order = sorted(
-            (i for i, t in enumerate(self._terms) if t.usage_key != "requests"),
-            key=lambda i: (-len(dims[i]), self._terms[i].usage_key),
+        # A unit we never count (audio, images, searches, ...) is 0 and drops out; "requests" is always 1.
+        counted = [(k, frozenset(d.items()), p, per) for k, d, p, per in units if k in USAGE_FIELDS]
+        requests = [(p, per) for k, _, p, per in units if k == "requests"]
+        priced = [(p, per) for _, _, p, per in counted] + requests
+        decimals = [(d, per) for price, per in priced for d in _decimals(price)]
+        self._scale = scale = next(
+            (
+                k
+                for k in range(_MAX_SCALE + 1)
+                if all(_coefficient(d, per, k) is not None for d, per in decimals)
+            ),
+            -1,
         )
-        for position, i in enumerate(order):
-            self._terms[i].descendants = tuple(j for j in order[:position] if dims[i] <= dims[j])
-        self._leaf_order = tuple(order)
-        by_key = {t.usage_key: t for t in self._terms}
-        self._input = by_key.get("input_tokens")
-        self._read = by_key.get("cache_read_tokens")
+        # genai_prices.decompose.compute_leaf_values: most specific unit first; each unit's count less the
+        # leaf counts of the priced units inside it.
+        counted.sort(key=lambda u: (-len(u[1]), u[0]))
+        steps = []
+        for position, (key, dims, price, per) in enumerate(counted):
+            inside = tuple(j for j in range(position) if dims <= counted[j][1])
+            steps.append((USAGE_FIELDS[key], inside, *_coefficients(price, per, max(scale, 0))))
+        self._steps = tuple(steps)
+        self._tiered = any(step[3] for step in steps)
+        self._requests = sum(_coefficients(p, per, max(scale, 0))[0] for p, per in requests)
+        by_field = {step[0]: step for step in steps}
+        self._input = by_field.get("input_tokens")
+        self._read = by_field.get("cache_read_tokens")
+        if scale < 0:  # prices no integer scale can hold exactly: let the library do each call
+            self.exact = _decimal_calc(units)
 
     def cost(self, inv: Invocation) -> tuple[float, float | None] | None:
         """(total USD, cache-read savings USD or None) for the call's usage; None when not computable."""
         if self.exact is not None:
             exact = self.exact(inv)
             return None if exact is None else (exact, self._savings(inv))
-        terms = self._terms
-        leaves = [0] * len(terms)
-        for i in self._leaf_order:
-            term = terms[i]
-            value = getattr(inv, term.field) if term.field else None
-            leaf = (
-                (value or 0) - sum(leaves[j] for j in term.descendants) if term.descendants else (value or 0)
-            )
-            if leaf < 0:
-                return None  # genai-prices rejects this usage (a part exceeds its whole)
-            leaves[i] = leaf
         total_input = self._total_input(inv) if self._tiered else 0
         if total_input is None:
             return None
-        total = Decimal(0)
-        for i, term in enumerate(terms):
-            count = 1 if term.usage_key == "requests" else leaves[i]
-            if count:
-                rate = term.rate(total_input) if term.tiers else term.price
-                total += rate * Decimal(count) / term.per
-        return float(total), self._savings(inv)
+        leaves: list[int] = []
+        total = self._requests
+        for field, inside, coefficient, tiers in self._steps:
+            leaf = getattr(inv, field) or 0
+            for j in inside:
+                leaf -= leaves[j]
+            if leaf < 0:
+                return None  # genai-prices rejects this usage (a part exceeds its whole)
+            leaves.append(leaf)
+            if leaf:
+                if tiers:
+                    coefficient = _tier(coefficient, tiers, total_input)
+                total += coefficient * leaf
+        return total / 10**self._scale, self._savings(inv)
 
     def _total_input(self, inv: Invocation) -> int | None:
         if inv.input_tokens is not None:
@@ -233,12 +236,60 @@ class Quote:
         read = inv.cache_read_tokens
         if read is None or self._input is None:
             return None
-        if not read or self._read is None:
+        if not read or self._read is None or self._scale < 0:
             return 0.0
         total_input = self._total_input(inv) or 0
-        full = self._input.rate(total_input) * Decimal(read) / self._input.per
-        cached = self._read.rate(total_input) * Decimal(read) / self._read.per
-        return float(full - cached)
+        full: int = _tier(self._input[2], self._input[3], total_input)
+        cached: int = _tier(self._read[2], self._read[3], total_input)
+        saved: float = (full - cached) * read / 10**self._scale
+        return saved
+
+
+def _decimals(price: Any) -> list[Decimal]:
+    """Every rate in a flat or tiered (genai_prices.types.TieredPrices) price."""
+    if isinstance(price, Decimal):
+        return [price]
+    return [price.base, *(tier.price for tier in price.tiers)]
+
+
+def _tier(base: int, tiers: tuple[tuple[int, int], ...], total_input: int) -> int:
+    """Threshold pricing: the rate of the highest tier the input passes applies to every token."""
+    for start, coefficient in tiers:
+        if total_input > start:
+            return coefficient
+    return base
+
+
+def _coefficients(price: Any, per: int, scale: int) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """(base coefficient, ((tier start, coefficient), ... highest first)) of a flat or tiered price."""
+    if isinstance(price, Decimal):
+        return _coefficient(price, per, scale) or 0, ()
+    tiers = tuple((t.start, _coefficient(t.price, per, scale) or 0) for t in price.tiers)
+    return _coefficient(price.base, per, scale) or 0, tuple(sorted(tiers, reverse=True))
+
+
+def _decimal_calc(
+    units: Sequence[tuple[str, Mapping[str, str], Any, int]],
+) -> Callable[[Invocation], float | None]:
+    """genai-prices' own ModelPrice arithmetic, for prices the integer path cannot hold."""
+
+    def calc(inv: Invocation) -> float | None:
+        from genai_prices import Usage, types
+
+        prices = types.ModelPrice(**{_price_key(k): p for k, _, p, _ in units})
+        usage = {k: getattr(inv, f) for k, f in USAGE_FIELDS.items() if getattr(inv, f) is not None}
+        try:
+            return float(prices.calc_price(Usage(**usage))["total_price"])
+        except ValueError:
+            return None
+
+    return calc
+
+
+def _price_key(usage_key: str) -> str:
+    from genai_prices.units import _get_registry
+
+    return _get_registry().units[usage_key].price_key
 
 
 def _user_quote(prices: Mapping[str, float], model: str) -> Quote:
