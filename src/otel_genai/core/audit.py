@@ -70,6 +70,8 @@ def record(
         out[sc.SERVICE_NAME] = service_name
     if inv.request_model:
         out[sc.REQUEST_MODEL] = inv.request_model
+    if inv.server_address:
+        out[sc.SERVER_ADDRESS] = inv.server_address
     for name in FIELDS:
         value = attributes.get(name, inv.attributes.get(name))
         if value is not None and name not in out:

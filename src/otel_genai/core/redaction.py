@@ -45,8 +45,10 @@ def _card(match: re.Match[str]) -> str:
 
 
 def _phone(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group())
-    return "[PHONE]" if 7 <= digits <= 15 else match.group()
+    text = match.group()
+    digits = sum(c.isdigit() for c in text)
+    # 9-15 digits, or 7+ written as a phone number (+ or area code in parentheses); not a date
+    return "[PHONE]" if 9 <= digits <= 15 or (digits >= 7 and text[0] in "+(") else text
 
 
 def mask(text: str) -> str:
