@@ -259,3 +259,17 @@ def test_bad_redact_setting_warns(caplog: pytest.LogCaptureFixture) -> None:
         settings = Settings.resolve({"redact": "not callable"}, env={})
     assert settings.redact is None
     assert any("init(redact=...)" in r.getMessage() for r in caplog.records)
+
+
+def test_masks_apply_to_tool_arguments_and_results(instrument: Callable[..., Telemetry]) -> None:
+    telemetry = instrument(capture_message_content="SPAN_ONLY", mask_content=True)
+
+    @otel_genai.tool
+    def lookup(email: str) -> dict[str, str]:
+        return {"owner": email, "card": "4111 1111 1111 1111"}
+
+    assert lookup("jane.doe@example.com") == {"owner": "jane.doe@example.com", "card": "4111 1111 1111 1111"}
+    attributes = dict(telemetry.span().attributes)
+    assert json.loads(attributes[sc.TOOL_CALL_ARGUMENTS]) == {"email": "[EMAIL]"}
+    assert json.loads(attributes[sc.TOOL_CALL_RESULT]) == {"owner": "[EMAIL]", "card": "[CARD]"}
+    assert "jane.doe" not in json.dumps(attributes)

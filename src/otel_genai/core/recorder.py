@@ -161,7 +161,7 @@ class Recorder:
 
             self._audit = get_logger(_SCOPE, __version__, logger_provider)
             self.capture_content = True  # the audit record's digests need the content; it stays off spans
-        self._redact = redaction.rewriter(settings.redact, settings.mask_content)
+        self.redact = self._redact = redaction.rewriter(settings.redact, settings.mask_content)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

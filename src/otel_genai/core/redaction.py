@@ -1,7 +1,8 @@
 """Rewriting message text before it is recorded anywhere: the user's ``redact`` hook and built-in masks.
 
 Applied by the recorder to every text of a finished call's messages and system instructions (and so to
-spans, events and audit records alike) before any of them is written. The built-in masks (opt-in,
+spans, events and audit records alike) before any of them is written, and to the tool arguments, tool
+results and retrieval content that workflow, agent and tool spans capture. The built-in masks (opt-in,
 ``mask_content=True``) replace e-mail addresses, phone numbers, card numbers that pass the Luhn check and
 API-key-like strings with ``[EMAIL]``, ``[PHONE]``, ``[CARD]`` and ``[SECRET]``.
 """
@@ -68,15 +69,27 @@ def rewriter(hook: Callable[[str], str] | None, builtin: bool) -> Callable[[str]
     return lambda text: mask(hook(text))
 
 
-def _rewrite(value: Any, fn: Callable[[str], str]) -> Any:
+def _rewrite(value: Any, fn: Callable[[str], str], schema: frozenset[str] | None = None) -> Any:
     if isinstance(value, str):
         result = fn(value)
-        return result if isinstance(result, str) else value
-    if isinstance(value, list):
-        return [_rewrite(item, fn) for item in value]
+        if not isinstance(result, str):
+            raise TypeError("redact hook returned no str")
+        return result
+    if isinstance(value, (list, tuple)):
+        return [_rewrite(item, fn, schema) for item in value]
     if isinstance(value, dict):
-        return {k: v if k in _SCHEMA_KEYS else _rewrite(v, fn) for k, v in value.items()}
+        keep = schema or frozenset()
+        return {k: v if k in keep else _rewrite(v, fn, schema) for k, v in value.items()}
     return value
+
+
+def rewrite_any(value: Any, fn: Callable[[str], str]) -> Any:
+    """Every string inside ``value`` (tool arguments and results, retrieved documents); None if it fails."""
+    try:
+        return _rewrite(value, fn)
+    except Exception:
+        _log.debug("otel-genai: redact hook failed; content dropped", exc_info=True)
+        return None
 
 
 # message and part fields that are structure, not text the user or model wrote
@@ -86,9 +99,9 @@ _SCHEMA_KEYS = frozenset({"role", "type", "id", "name", "finish_reason", "modali
 def apply(inv: Invocation, fn: Callable[[str], str]) -> None:
     """Rewrite every text of the call's messages in place; a failing hook drops the content instead."""
     try:
-        inv.input_messages = _rewrite(inv.input_messages, fn)
-        inv.output_messages = _rewrite(inv.output_messages, fn)
-        inv.system_instructions = _rewrite(inv.system_instructions, fn)
+        inv.input_messages = _rewrite(inv.input_messages, fn, _SCHEMA_KEYS)
+        inv.output_messages = _rewrite(inv.output_messages, fn, _SCHEMA_KEYS)
+        inv.system_instructions = _rewrite(inv.system_instructions, fn, _SCHEMA_KEYS)
     except Exception:  # never record what the hook was meant to hide
         _log.debug("otel-genai: redact hook failed; content dropped", exc_info=True)
         inv.input_messages = inv.output_messages = inv.system_instructions = None
