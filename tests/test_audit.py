@@ -7,6 +7,7 @@ process against the OTLP/HTTP receiver and checks the decoded protobuf and the r
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -27,6 +28,9 @@ from otel_genai.core import redaction
 from otlp_receiver import OtlpReceiver, attrs_to_dict
 from replay import RECORDINGS_DIR, ReplayServer
 
+needs_prices = pytest.mark.skipif(
+    importlib.util.find_spec("genai_prices") is None, reason="genai-prices needs Python 3.11"
+)
 BASIC = "openai/chat_basic_gpt4o_mini.json"
 RECORDED = json.loads((RECORDINGS_DIR / BASIC).read_text())["interactions"][0]
 BODY = RECORDED["request"]["json"]
@@ -47,6 +51,7 @@ def _audits(telemetry: Telemetry) -> list[Any]:
     return [r for r in telemetry.logs() if r.event_name == sc.EVENT_AUDIT]
 
 
+@needs_prices
 def test_one_audit_record_per_call(
     instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
 ) -> None:
@@ -108,6 +113,7 @@ def test_failed_call_is_audited_with_its_error(
     assert sc.USAGE_COST not in record.attributes
 
 
+@needs_prices
 def test_audit_and_metrics_do_not_depend_on_sampling(
     telemetry: Telemetry, instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
 ) -> None:
@@ -203,6 +209,7 @@ print(client.chat.completions.create(**json.loads(sys.argv[2])).choices[0].messa
 """
 
 
+@needs_prices
 def test_audit_and_masking_on_the_wire() -> None:
     """A user's process configured by variables only: the audit record and the cost metric (DELTA) reach
     the OTLP/HTTP receiver, and no masked value is anywhere in the exported bytes."""
