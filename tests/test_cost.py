@@ -60,6 +60,8 @@ def _openai_call(client: Any, path: str, body: dict[str, Any]) -> None:
     if path.endswith("/chat/completions"):
         method = client.chat.completions.create
     elif path.endswith("/responses"):
+        if not hasattr(client, "responses"):
+            pytest.skip("the Responses API arrived in openai 1.66")
         method = client.responses.create
     elif path.endswith("/embeddings"):
         method = client.embeddings.create
