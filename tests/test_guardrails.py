@@ -117,6 +117,8 @@ def _azure_body(name: str) -> dict[str, Any]:
     [
         # prompt_filter_results present, nothing filtered: Azure's filter ran
         ("chat_basic", {CONFIGURED: True, INTERVENED: False}, {}),
+        # a stream: prompt_filter_results in its first chunk, content_filter_results in the others
+        ("chat_stream_no_usage", {CONFIGURED: True, INTERVENED: False}, {}),
         # the choice's content_filter_results filter "hate"; finish reason content_filter
         (
             "chat_content_filter_finish_reason",
@@ -140,7 +142,10 @@ def test_azure_content_filters(
 ) -> None:
     telemetry = instrument()
     server = replay(f"azure-openai/{name}.json")
-    _azure(server, name).chat.completions.create(**_azure_body(name))
+    body = _azure_body(name)
+    result = _azure(server, name).chat.completions.create(**body)
+    if body.get("stream"):
+        list(result)
     assert _neutral(telemetry.span()) == neutral
     assert _counted(telemetry) == (1, activations)
 
@@ -239,3 +244,30 @@ def test_bedrock_cache_counter(
     assert sum(v for (_, kind), v in counted.items() if kind == "cache_write") == writes
     if name.startswith("invoke_claude35"):
         assert reads > 0 and writes > 0
+
+
+def test_azure_stream_filtered_output(
+    instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
+) -> None:
+    """The recorded stream with its last chunk turned into what Azure sends when it filters the output:
+    a ``violence`` verdict ``filtered: true`` and the ``content_filter`` finish reason."""
+    name = "chat_stream_no_usage"
+    recording = json.loads((RECORDINGS_DIR / "azure-openai" / f"{name}.json").read_text())
+    response = recording["interactions"][0]["response"]
+    last = response["text"].rindex('"violence":{"filtered":false')
+    text = response["text"][:last] + response["text"][last:].replace(
+        '"violence":{"filtered":false,"severity":"safe"}', '"violence":{"filtered":true,"severity":"high"}', 1
+    )
+    response["text"] = text.replace('"finish_reason":"stop"', '"finish_reason":"content_filter"')
+    telemetry = instrument()
+    server = replay(recording)
+    list(_azure(server, name).chat.completions.create(**_azure_body(name)))
+    span = telemetry.span()
+    assert span.attributes[sc.RESPONSE_FINISH_REASONS] == ("content_filter",)
+    assert _neutral(span) == {
+        CONFIGURED: True,
+        INTERVENED: True,
+        ACTIVATIONS: ("content",),
+        BLOCKED: "output",
+    }
+    assert _counted(telemetry) == (1, {("content", "output"): 1})

@@ -56,15 +56,27 @@ def _read(inv: Invocation, results: Any, stage: str) -> None:
 
 def read_response(inv: Invocation, response: Any, choices: list[Any]) -> None:
     """A completion's prompt and choice verdicts, and the ``content_filter`` finish reason."""
-    for prompt in get(response, "prompt_filter_results") or ():
+    read_verdicts(
+        inv,
+        get(response, "prompt_filter_results") or (),
+        [get(choice, "content_filter_results") for choice in choices],
+        [get(choice, "finish_reason") for choice in choices],
+    )
+
+
+def read_verdicts(inv: Invocation, prompts: Any, outputs: list[Any], finish_reasons: list[Any]) -> None:
+    """Prompt verdicts (``prompt_filter_results`` entries), output verdicts (``content_filter_results``
+    of choices or stream chunks) and finish reasons, as one call's guardrail fields."""
+    for prompt in prompts if isinstance(prompts, list) else ():
         _read(inv, get(prompt, "content_filter_results"), sc.STAGE_INPUT)
-    for choice in choices:
-        _read(inv, get(choice, "content_filter_results"), sc.STAGE_OUTPUT)
-        if get(choice, "finish_reason") == "content_filter":
-            inv.guardrail_configured = inv.guardrail_intervened = True
-            inv.guardrail_blocked = sc.STAGE_OUTPUT
-            if not any(stage == sc.STAGE_OUTPUT for _, stage in inv.guardrail_activations or ()):
-                (inv.guardrail_activations or set()).add((sc.GUARDRAIL_CONTENT, sc.STAGE_OUTPUT))
+    for results in outputs:
+        _read(inv, results, sc.STAGE_OUTPUT)
+    if "content_filter" in finish_reasons:
+        inv.guardrail_configured = inv.guardrail_intervened = True
+        inv.guardrail_blocked = sc.STAGE_OUTPUT
+        activations = inv.guardrail_activations = inv.guardrail_activations or set()
+        if not any(stage == sc.STAGE_OUTPUT for _, stage in activations):
+            activations.add((sc.GUARDRAIL_CONTENT, sc.STAGE_OUTPUT))
 
 
 def read_error(inv: Invocation, error: Any) -> None:
