@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -488,3 +489,22 @@ def test_genai_prices_loads_off_the_callers_thread() -> None:
     )
     assert observed["cost"] == float(want.total_price)
     assert not math.isnan(observed["cost"])
+
+
+FORK_APP = """
+import os, sys
+from otel_genai.core import pricing
+pricing.LIBRARY._lock.acquire()  # held by "another thread" at the moment of the fork
+pid = os.fork()
+if pid == 0:
+    pricing.LIBRARY.submit(None)  # the child loads and exits its worker: no deadlock
+    os._exit(0 if pricing.LIBRARY.drain(10) and pricing.LIBRARY.loaded else 1)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_price_loader_survives_fork() -> None:
+    process = subprocess.run([sys.executable, "-c", FORK_APP], capture_output=True, text=True, timeout=60)
+    assert process.stdout.strip() == "0", process.stderr

@@ -18,6 +18,7 @@ import atexit
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -314,6 +315,15 @@ class _Library:
         self._waiting: deque[Callable[[], None]] = deque()
         self._thread: threading.Thread | None = None
         self._exit_registered = False
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        """A forked child has no worker thread and must not inherit a lock held at the fork."""
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._waiting = deque()  # the parent completes its own deferred calls
+        self._thread = None
 
     def load(self) -> None:
         """Import now (also called by tests and benchmarks to measure the warm path)."""
