@@ -47,6 +47,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "delivery_calls": 20_000,
         "profile_calls": 2000,
         "profile_streams": 40,
+        "cost_runs": 5,  # row 7: fresh interpreters
+        "cost_calls": 20_000,
     },
     "quick": {
         "chat_rounds": 4,
@@ -61,9 +63,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "delivery_calls": 2000,
         "profile_calls": 300,
         "profile_streams": 8,
+        "cost_runs": 2,
+        "cost_calls": 2000,
     },
 }
-GROUPS = ("calls", "import", "memory", "delivery")
+GROUPS = ("calls", "import", "memory", "delivery", "cost")
 # The per-call workers export spans only when they flush (or a batch fills), so export CPU is attributed
 # to the block whose spans it exports. The default 5 s timer would export in whichever block runs then.
 NO_SPAN_TIMER = {"OTEL_BSP_SCHEDULE_DELAY": "3600000"}
@@ -447,7 +451,72 @@ def worker_profile(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def worker_cost(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Row 7: genai-prices' import (never at init()), and what pricing adds to a call once resolved."""
+    import otel_genai
+
+    otel_genai.init(endpoint=endpoint, metric_export_interval=60_000)
+    imported_by_init = "genai_prices" in sys.modules
+    cpu, wall = time.process_time(), time.perf_counter()
+    from otel_genai.core import pricing
+
+    pricing.LIBRARY.load()  # what the background thread does once: import + bundled snapshot
+    import_cpu_ms, import_wall_ms = (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
+
+    import genai_prices
+
+    from otel_genai import semconv as sc
+    from otel_genai.config import Settings
+    from otel_genai.core.invocation import Invocation
+    from otel_genai.core.recorder import Recorder
+
+    pipeline = otel_genai._pipeline
+    recorder = Recorder(Settings.resolve({"endpoint": endpoint}), meter_provider=pipeline.meter_provider)
+    inv = Invocation("chat", "openai", "gpt-4o-mini", server_address="api.openai.com", server_port=443)
+    inv.response_model = "gpt-4o-mini-2024-07-18"
+    inv.input_tokens, inv.output_tokens, inv.cache_read_tokens, inv.reasoning_tokens = 1200, 300, 1024, 0
+    metric_attributes = {
+        sc.OPERATION_NAME: "chat",
+        sc.PROVIDER_NAME: "openai",
+        sc.REQUEST_MODEL: inv.request_model,
+    }
+
+    def priced_call() -> None:  # the recorder's pricing work for one finished call
+        quote = recorder._quote(inv)
+        cost = quote.cost(inv)
+        attributes = {sc.USAGE_COST: cost[0], sc.USAGE_CACHE_SAVINGS: cost[1]}
+        recorder._cost.add(cost[0], metric_attributes)
+        recorder._cost_savings.add(cost[1], metric_attributes)
+        del attributes
+
+    start = time.perf_counter_ns()
+    priced_call()  # the first call for the model resolves its quote
+    first_us = (time.perf_counter_ns() - start) / 1000
+    n = p["cost_calls"]
+    rounds = []
+    for _ in range(7):
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            priced_call()
+        rounds.append((time.perf_counter_ns() - start) / n / 1000)
+    usage = genai_prices.Usage(input_tokens=1200, output_tokens=300, cache_read_tokens=1024)
+    start = time.perf_counter_ns()
+    for _ in range(200):
+        genai_prices.calc_price(usage, "gpt-4o-mini-2024-07-18", provider_id="openai")
+    calc_us = (time.perf_counter_ns() - start) / 200 / 1000
+    otel_genai.shutdown()
+    return {
+        "imported_by_init": imported_by_init,
+        "import_cpu_ms": import_cpu_ms,
+        "import_wall_ms": import_wall_ms,
+        "first_call_us": first_us,
+        "per_call_us_rounds": rounds,
+        "calc_price_us": calc_us,
+    }
+
+
 WORKERS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "cost": worker_cost,
     "calls": worker_calls,
     "memory": worker_memory,
     "delivery": worker_delivery,
@@ -679,6 +748,40 @@ def delivery_row(preset: dict[str, Any]) -> Row:
     )
 
 
+def cost_rows(preset: dict[str, Any]) -> list[Row]:
+    with start_receiver() as receiver:
+        results = [run_worker("cost", receiver.endpoint, preset)[0] for _ in range(preset["cost_runs"])]
+    per_call = [statistics.median(r["per_call_us_rounds"]) for r in results]
+    import_cpu = statistics.median(r["import_cpu_ms"] for r in results)
+    import_wall = statistics.median(r["import_wall_ms"] for r in results)
+    by_init = any(r["imported_by_init"] for r in results)
+    return [
+        Row(
+            "7",
+            "genai-prices import + price table (off-thread, once)",
+            import_cpu,
+            "ms",
+            None,
+            "",
+            f"CPU, median of {len(results)} fresh interpreters; wall {import_wall:.0f} ms; "
+            f"imported by import otel_genai + init(): {'YES (defect)' if by_init else 'no'}",
+            {"runs": results},
+        ),
+        Row(
+            "7b",
+            "pricing work per priced call, after the first",
+            statistics.median(per_call),
+            "µs",
+            5.0,
+            "<=",
+            f"quote lookup + cost + 2 attributes + 2 counter adds; first call (resolves the model) "
+            f"{statistics.median(r['first_call_us'] for r in results):.0f} µs; genai_prices.calc_price "
+            f"{statistics.median(r['calc_price_us'] for r in results):.0f} µs per call",
+            {"per_call_us": per_call},
+        ),
+    ]
+
+
 def fmt(value: float) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
@@ -767,7 +870,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += import_rows(preset)
         elif group == "memory":
             rows.append(memory_row(preset))
-        else:
+        elif group == "cost":
+            rows += cost_rows(preset)
+        elif group == "delivery":
             rows.append(delivery_row(preset))
         print(f"{time.perf_counter() - group_started:.1f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started

@@ -249,6 +249,7 @@ body = json.loads((RECORDINGS_DIR / path).read_text())["interactions"][0]["reque
 with ReplayServer(path) as server:
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0)
     observed["content"] = client.chat.completions.create(**body).choices[0].message.content
+otel_genai.force_flush()  # the first priced call's span ends once genai-prices has loaded (off-thread)
 observed["spans"] = [
     [s.name, s.resource.attributes.get("service.name")] for s in exporter.get_finished_spans()
 ]

@@ -8,8 +8,9 @@ the provider libraries are imported by ``init()``, and a provider library only o
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .version import __version__
@@ -72,6 +73,11 @@ def init(
     stream_include_usage: bool | None = None,
     disabled_instrumentations: str | Iterable[str] | None = None,
     disabled: bool | None = None,
+    cost: bool | None = None,
+    prices: Mapping[str, Mapping[str, Any]] | str | None = None,
+    audit: bool | None = None,
+    redact: Callable[[str], str] | None = None,
+    mask_content: bool | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
     logger_provider: Any = None,
@@ -84,6 +90,11 @@ def init(
     already installed by the application (or passed here) are used as they are; ``attach_exporters=True``
     adds our exporters to an existing SDK tracer provider. A second call is a no-op until ``shutdown()``.
     Returns the resolved settings, or None when disabled or already initialised.
+
+    Cost and governance: ``prices`` adds or overrides per-model prices (USD per million tokens, see
+    docs/configuration.md), ``cost=False`` turns genai-prices lookups off, ``audit=True`` emits one audit
+    log record per model call, ``redact`` rewrites every captured text before it is recorded anywhere,
+    and ``mask_content=True`` masks e-mail addresses, phone and card numbers and API keys in it.
     """
     global _pipeline
     overrides = {
@@ -142,6 +153,9 @@ def uninstrument() -> None:
 def force_flush(timeout_millis: int = 30_000) -> bool:
     """Export everything buffered now; True when every provider flushed."""
     pipeline = _pipeline
+    pricing = sys.modules.get("otel_genai.core.pricing")
+    if pricing is not None:  # calls still waiting for the price table end their spans first
+        pricing.drain_all(timeout_millis / 1000)
     return pipeline.force_flush(timeout_millis) if pipeline is not None else True
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -84,6 +84,12 @@ class Settings:
     legacy_attributes: bool = True
     per_chunk_metrics: bool | None = None  # None: per chunk where cheap (our own MeterProvider)
     stream_include_usage: bool = False
+    # cost, audit and redaction (docs/configuration.md "Cost, audit and redaction")
+    cost: bool = True  # price calls from genai-prices (user prices apply either way)
+    prices: Mapping[tuple[str | None, str], Mapping[str, float]] = field(default_factory=dict)
+    audit: bool = False
+    redact: Callable[[str], str] | None = None
+    mask_content: bool = False
 
     @classmethod
     def resolve(
@@ -183,7 +189,39 @@ class _Resolver:
             stream_include_usage=self.boolean(
                 "stream_include_usage", "OTEL_INSTRUMENTATION_GENAI_STREAM_INCLUDE_USAGE", False
             ),
+            cost=self.boolean("cost", "OTEL_GENAI_COST", True),
+            prices=self.prices(),
+            audit=self.boolean("audit", "OTEL_GENAI_AUDIT", False),
+            redact=self.redact(),
+            mask_content=self.boolean("mask_content", "OTEL_GENAI_MASK_CONTENT", False),
         )
+
+    def prices(self) -> dict[tuple[str | None, str], dict[str, float]]:
+        """User prices: the file first, ``init(prices=...)`` on top (a mapping, or a file path)."""
+        from .core.pricing import load_prices_file, parse_user_prices
+
+        def warn(message: str) -> None:
+            if message not in _warned:
+                _warned.add(message)
+                _log.warning("otel-genai: %s; entry ignored", message)
+
+        result = {}
+        path = self.raw("OTEL_GENAI_PRICES_FILE")
+        if path:
+            result.update(load_prices_file(path, warn))
+        given = self.kw.get("prices")
+        if isinstance(given, (str, os.PathLike)):
+            result.update(load_prices_file(str(given), warn))
+        elif given is not None:
+            result.update(parse_user_prices(given, "init(prices=...)", warn))
+        return result
+
+    def redact(self) -> Callable[[str], str] | None:
+        value = self.kw.get("redact")
+        if value is None or callable(value):
+            return value
+        self.warn("init(redact=...)", value, "expected a callable taking and returning a str", None)
+        return None
 
     def key_values(self, name: str, raw: str) -> dict[str, str] | None:
         """Parse a ``k=v,k2=v2`` list (URL-decoded); None, after one warning, if any item is malformed."""

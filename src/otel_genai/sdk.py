@@ -199,7 +199,7 @@ def build(settings: Settings, *, attach_exporters: bool = False, **providers: An
     )
     meter_provider, owned_mp = _metrics(settings, resource, providers.get("meter_provider"))
     logger_provider, owned_lp = providers.get("logger_provider"), False
-    if settings.capture_content.on_event:
+    if settings.capture_content.on_event or settings.audit:  # events, audit records: OTLP logs
         logger_provider, owned_lp = _logs_provider(settings, resource, logger_provider)
     pipeline = Pipeline(tracer_provider, meter_provider, logger_provider)
     pipeline.owned = [

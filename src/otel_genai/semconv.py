@@ -183,3 +183,38 @@ AWS_REQUEST_ID = "aws.request_id"  # semconv (core aws registry)
 CLOUD_REGION = "cloud.region"  # semconv (core cloud registry)
 GUARDRAIL_TYPE = "gen_ai.guardrail.type"  # OpenLLMetry's Bedrock guardrail attribute, on the counter below
 METRIC_BEDROCK_GUARDRAIL_ACTIVATION = "gen_ai.bedrock.guardrail.activation"  # OpenLLMetry (semconv.md 8.2)
+
+# --- cost, prompt caching, guardrails, audit (docs/telemetry.md "Cost", "Caching", "Guardrails", "Audit") --
+# Cost: OpenLIT's attribute names. The open semconv proposal (semantic-conventions-genai PR 443) would make
+# these gen_ai.usage.cost.amount plus gen_ai.usage.cost.currency="USD": a change of these two lines.
+USAGE_COST = "gen_ai.usage.cost"  # double, USD; absent when the price is unknown
+USAGE_CACHE_SAVINGS = "gen_ai.usage.cache_savings"  # double, USD saved by prompt-cache reads
+METRIC_COST = "gen_ai.client.cost"  # counter, USD
+METRIC_COST_SAVINGS = "gen_ai.client.cost.savings"  # counter, USD
+METRIC_TOKEN_CACHE = "gen_ai.client.token.cache"  # counter, {token}, gen_ai.token.type below
+TOKEN_TYPE_CACHE_READ = "cache_read"
+TOKEN_TYPE_CACHE_WRITE = "cache_write"
+# Guardrails, provider-neutral (Bedrock Guardrails, Azure OpenAI content filters)
+GUARDRAIL_CONFIGURED = "gen_ai.guardrail.configured"  # bool
+GUARDRAIL_INTERVENED = "gen_ai.guardrail.intervened"  # bool
+GUARDRAIL_ACTIVATIONS = "gen_ai.guardrail.activations"  # string[]: sorted activation types that fired
+GUARDRAIL_BLOCKED = "gen_ai.guardrail.blocked"  # "input" or "output"
+GUARDRAIL_STAGE = "gen_ai.guardrail.stage"  # on the activations counter: input | output
+METRIC_GUARDRAIL_EXECUTIONS = "gen_ai.client.guardrail.executions"  # counter, {request}
+METRIC_GUARDRAIL_ACTIVATIONS = "gen_ai.client.guardrail.activations"  # counter, {activation}
+GUARDRAIL_CONTENT = "content"
+GUARDRAIL_DENIED_TOPIC = "denied_topic"
+GUARDRAIL_WORD = "word"
+GUARDRAIL_SENSITIVE_INFORMATION = "sensitive_information"
+GUARDRAIL_CONTEXTUAL_GROUNDING = "contextual_grounding"
+GUARDRAIL_PROMPT_ATTACK = "prompt_attack"
+STAGE_INPUT = "input"
+STAGE_OUTPUT = "output"
+# Audit trail: one OTLP log record per model call (opt-in)
+EVENT_AUDIT = "gen_ai.auditing"  # the record's event.name, and its event.type attribute
+EVENT_TYPE = "event.type"
+SERVICE_NAME = "service.name"
+AUDIT_INPUT_DIGEST = "gen_ai.input.messages.sha256"  # hex SHA-256 of the input messages (JSON)
+AUDIT_OUTPUT_DIGEST = "gen_ai.output.messages.sha256"  # hex SHA-256 of the output messages (JSON)
+TRACE_ID = "trace_id"
+SPAN_ID = "span_id"

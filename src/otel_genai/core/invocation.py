@@ -19,6 +19,7 @@ class Invocation:
 
     __slots__ = (
         "attributes",
+        "batch",
         "cache_read_tokens",
         "cache_write_tokens",
         "choice_count",
@@ -30,6 +31,10 @@ class Invocation:
         "finish_reasons",
         "first_chunk_ns",
         "frequency_penalty",
+        "guardrail_activations",
+        "guardrail_blocked",
+        "guardrail_configured",
+        "guardrail_intervened",
         "input_messages",
         "input_tokens",
         "last_chunk_ns",
@@ -40,6 +45,7 @@ class Invocation:
         "output_tokens",
         "output_type",
         "presence_penalty",
+        "pricing_model",
         "provider",
         "reasoning_level",
         "reasoning_tokens",
@@ -51,6 +57,7 @@ class Invocation:
         "server_port",
         "server_time_per_output_token",
         "server_time_to_first_token",
+        "service_tier",
         "span",
         "start_ns",
         "stop_sequences",
@@ -96,6 +103,17 @@ class Invocation:
     server_time_to_first_token: float | None
     server_time_per_output_token: float | None
     error_type: str | None
+    # pricing: what the provider bills by, when the request or response says so
+    pricing_model: str | None  # the model id the provider prices, if neither request nor response model
+    service_tier: str | None  # the tier that served the call (genai-prices "service_tier": flex, priority)
+    batch: bool | None  # billed at batch rates
+    # guardrails / content filters, provider-neutral (the recorder turns them into gen_ai.guardrail.*)
+    guardrail_configured: bool | None  # a guardrail or content filter applied to this request
+    guardrail_intervened: bool | None  # it blocked or filtered something
+    guardrail_activations: (
+        set[tuple[str, str]] | None
+    )  # (type, stage): content, denied_topic, ...; input/output
+    guardrail_blocked: str | None  # "input" (prompt blocked) or "output" (response filtered)
     # content, filled only when capture is on
     input_messages: list[Message] | None
     output_messages: list[Message] | None
@@ -137,6 +155,9 @@ class Invocation:
         self.cache_read_tokens = self.cache_write_tokens = self.reasoning_tokens = self.vector_size = None
         self.server_time_to_first_token = self.server_time_per_output_token = None
         self.error_type = None
+        self.pricing_model = self.service_tier = self.batch = None
+        self.guardrail_configured = self.guardrail_intervened = None
+        self.guardrail_activations = self.guardrail_blocked = None
         self.input_messages = self.output_messages = None
         self.system_instructions = self.tool_definitions = None
         self.start_ns = 0

@@ -20,7 +20,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .. import semconv as sc
-from . import content, scope
+from . import content, redaction, scope
 from .recorder import Recorder, _legacy_name, error_type_of
 
 _log = logging.getLogger("otel_genai")
@@ -147,6 +147,9 @@ class Operations:
         }
 
     def content(self, value: Any) -> str:
-        """Content as the JSON text a span attribute holds, truncated to the configured length."""
+        """Content as the JSON text a span attribute holds, redacted and truncated to the length limit."""
+        rewrite = self.recorder.redact
+        if rewrite is not None:
+            value = redaction.rewrite_any(value, rewrite)
         shortened = content.truncate(value, self._limit)
         return shortened if isinstance(shortened, str) else content.to_json(shortened)

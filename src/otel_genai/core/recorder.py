@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from .. import semconv as sc
 from ..config import ContentCapture, Settings
 from ..version import __version__
-from . import content, scope
+from . import audit, content, pricing, redaction, scope
 from .invocation import Invocation
 
 _log = logging.getLogger("otel_genai")
@@ -140,6 +140,28 @@ class Recorder:
 
             self._events = get_logger(_SCOPE, __version__, logger_provider)
             self._debug_severity = SeverityNumber.DEBUG  # semconv: the details event is DEBUG
+        # cost, prompt caching, guardrails, audit trail and redaction (docs/telemetry.md)
+        self._prices = (
+            pricing.table(settings.prices, settings.cost) if settings.cost or settings.prices else None
+        )
+        self._cost = counter(sc.METRIC_COST, "USD", "Price of GenAI calls in USD.")
+        self._cost_savings = counter(sc.METRIC_COST_SAVINGS, "USD", "USD saved by prompt-cache reads.")
+        self._cache_tokens = counter(
+            sc.METRIC_TOKEN_CACHE, "{token}", "Prompt-cache tokens read and written."
+        )
+        self._guardrail_executions = counter(
+            sc.METRIC_GUARDRAIL_EXECUTIONS, "{request}", "Requests with a guardrail or content filter."
+        )
+        self._guardrail_activations = counter(
+            sc.METRIC_GUARDRAIL_ACTIVATIONS, "{activation}", "Guardrail activations by type and stage."
+        )
+        self._audit: Any = None
+        if settings.audit:
+            from opentelemetry._logs import get_logger
+
+            self._audit = get_logger(_SCOPE, __version__, logger_provider)
+            self.capture_content = True  # the audit record's digests need the content; it stays off spans
+        self.redact = self._redact = redaction.rewriter(settings.redact, settings.mask_content)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -152,6 +174,9 @@ class Recorder:
         if outer is not None and outer.span is not None:
             inv.outer = outer  # another layer (e.g. LangChain) owns the span: enrich it, emit nothing
             return
+        prices = self._prices
+        if prices is not None and not prices.loaded and prices.priceable(inv.provider):
+            prices.warm()  # import genai-prices while the request is in flight, off this thread
         name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
         inv.span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=self._start_attributes(inv))
         if activate:
@@ -189,8 +214,40 @@ class Recorder:
             return
         inv.span = None  # from here on a second finish() is a no-op
         end_ns = time.perf_counter_ns()
+        quote = None
         try:
+            quote = self._quote(inv)
+            if quote is pricing.PENDING:  # the price table is loading: that thread completes the call
+                end_time = time.time_ns()
+                self._prices.later(  # type: ignore[union-attr]
+                    inv, lambda found: self._complete(inv, span, end_ns, found, end_time)
+                )
+                return
+        except Exception:
+            quote = None
+            _log.debug("otel-genai: pricing failed", exc_info=True)
+        self._complete(inv, span, end_ns, quote)
+
+    def _complete(
+        self,
+        inv: Invocation,
+        span: Any,
+        end_ns: int,
+        quote: pricing.Quote | None,
+        end_time: int | None = None,
+    ) -> None:
+        """Everything ``finish`` records, then the span's end (``end_time`` when completed later)."""
+        try:
+            digests = self._digests(inv) if self._audit is not None else None
+            if self._redact is not None:
+                redaction.apply(inv, self._redact)
             attributes = self._span_attributes(inv)
+            cost = quote.cost(inv) if quote is not None else None
+            if cost is not None:
+                attributes[sc.USAGE_COST] = cost[0]
+                if cost[1] is not None:
+                    attributes[sc.USAGE_CACHE_SAVINGS] = cost[1]
+            self._guardrail_attributes(inv, attributes)
             if inv.enriched:  # the client layer named the model and server after the span started
                 attributes = {**self._start_attributes(inv), **attributes}
                 if inv.request_model:
@@ -207,13 +264,24 @@ class Recorder:
                     span.set_attributes(attributes)
             if inv.error_type is not None:
                 span.set_status(Status(StatusCode.ERROR))
-            self._record_metrics(inv, end_ns)
+            self._record_metrics(inv, end_ns, cost)
             if self._events is not None:
                 self._emit_event(inv, attributes, span)
+            if self._audit is not None:
+                self._emit_audit(inv, attributes, span, digests)
         except Exception:
             _log.debug("otel-genai: recording telemetry failed", exc_info=True)
         finally:
-            span.end()
+            span.end(end_time=end_time)
+
+    def _quote(self, inv: Invocation) -> Any:
+        """The call's price quote (None: unpriced), or ``pricing.PENDING`` while the table loads."""
+        prices = self._prices
+        if prices is None or inv.error_type is not None:
+            return None
+        if inv.input_tokens is None and inv.output_tokens is None:
+            return None
+        return prices.quote(inv)
 
     # --- attributes --------------------------------------------------------------------------
 
@@ -289,7 +357,9 @@ class Recorder:
 
     # --- metrics and events ------------------------------------------------------------------
 
-    def _record_metrics(self, inv: Invocation, end_ns: int) -> None:
+    def _record_metrics(
+        self, inv: Invocation, end_ns: int, cost: tuple[float, float | None] | None = None
+    ) -> None:
         attributes: dict[str, Any] = {sc.OPERATION_NAME: inv.operation, sc.PROVIDER_NAME: inv.provider}
         if inv.request_model:
             attributes[sc.REQUEST_MODEL] = inv.request_model
@@ -324,6 +394,34 @@ class Recorder:
                 self._server_ttft.record(inv.server_time_to_first_token, attributes)
             if inv.server_time_per_output_token is not None:
                 self._server_tpot.record(inv.server_time_per_output_token, attributes)
+        if cost is not None:
+            self._cost.add(cost[0], attributes)
+            if cost[1] is not None:
+                self._cost_savings.add(cost[1], attributes)
+        if inv.cache_read_tokens is not None:
+            self._cache_tokens.add(
+                inv.cache_read_tokens, {**attributes, sc.TOKEN_TYPE: sc.TOKEN_TYPE_CACHE_READ}
+            )
+        if inv.cache_write_tokens is not None:
+            self._cache_tokens.add(
+                inv.cache_write_tokens, {**attributes, sc.TOKEN_TYPE: sc.TOKEN_TYPE_CACHE_WRITE}
+            )
+        if inv.guardrail_configured or inv.guardrail_activations:
+            self._guardrail_executions.add(1, attributes)
+            for kind, stage in sorted(inv.guardrail_activations or ()):
+                self._guardrail_activations.add(
+                    1, {**attributes, sc.GUARDRAIL_TYPE: kind, sc.GUARDRAIL_STAGE: stage}
+                )
+
+    def _guardrail_attributes(self, inv: Invocation, attributes: dict[str, Any]) -> None:
+        if inv.guardrail_configured or inv.guardrail_activations:
+            attributes[sc.GUARDRAIL_CONFIGURED] = True
+        if inv.guardrail_intervened is not None:
+            attributes[sc.GUARDRAIL_INTERVENED] = inv.guardrail_intervened
+        if inv.guardrail_activations:
+            attributes[sc.GUARDRAIL_ACTIVATIONS] = sorted({kind for kind, _ in inv.guardrail_activations})
+        if inv.guardrail_blocked:
+            attributes[sc.GUARDRAIL_BLOCKED] = inv.guardrail_blocked
 
     def count(
         self, name: str, value: int, attributes: dict[str, Any], unit: str = "1", description: str = ""
@@ -386,3 +484,41 @@ class Recorder:
             attributes=event,
             context=trace.set_span_in_context(span),
         )
+
+    # --- audit trail -------------------------------------------------------------------------
+
+    def _digests(self, inv: Invocation) -> tuple[str | None, str | None]:
+        """SHA-256 of the input and output as the provider sent them (before any redaction)."""
+        return audit.digest(inv.system_instructions, inv.input_messages), audit.digest(
+            None, inv.output_messages
+        )
+
+    def _emit_audit(
+        self,
+        inv: Invocation,
+        attributes: dict[str, Any],
+        span: Any,
+        digests: tuple[str | None, str | None] | None,
+    ) -> None:
+        """One log record per model call, whatever the span's sampling decision."""
+        record = audit.record(inv, attributes, span, digests, self.settings.service_name)
+        if self.capture.enabled:
+            limit = self._limit
+            for name, data in (
+                (sc.SYSTEM_INSTRUCTIONS, inv.system_instructions),
+                (sc.INPUT_MESSAGES, inv.input_messages),
+                (sc.OUTPUT_MESSAGES, inv.output_messages),
+            ):
+                if data:
+                    record[name] = content.to_json(content.truncate(data, limit))
+        self._audit.emit(
+            event_name=sc.EVENT_AUDIT,
+            severity_number=self._audit_severity(),
+            attributes=record,
+            context=trace.set_span_in_context(span),
+        )
+
+    def _audit_severity(self) -> Any:
+        from opentelemetry._logs import SeverityNumber
+
+        return SeverityNumber.INFO

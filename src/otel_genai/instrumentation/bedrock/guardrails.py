@@ -60,40 +60,56 @@ def _fired(entry: Any) -> bool:
     return (isinstance(action, str) and action != "NONE") or entry.get("detected") is True
 
 
-def _assessments(trace: Any) -> Iterator[Any]:
-    """Every assessment object in a Converse or InvokeModel guardrail trace, or an ApplyGuardrail list."""
+def _assessments(trace: Any) -> Iterator[tuple[str | None, Any]]:
+    """(stage, assessment) for every assessment in a Converse or InvokeModel guardrail trace, or an
+    ApplyGuardrail list (stage None: the request's ``source`` says)."""
     if isinstance(trace, list):
-        yield from trace
+        for assessment in trace:
+            yield None, assessment
         return
     if not isinstance(trace, dict):
         return
     for key in ("inputAssessment", "input"):  # {guardrail id: assessment}
         by_id = trace.get(key)
         if isinstance(by_id, dict):
-            yield from by_id.values()
+            for assessment in by_id.values():
+                yield sc.STAGE_INPUT, assessment
     converse_outputs = trace.get("outputAssessments")  # {guardrail id: [assessment, ...]}
     if isinstance(converse_outputs, dict):
         for assessments in converse_outputs.values():
             if isinstance(assessments, list):
-                yield from assessments
+                for assessment in assessments:
+                    yield sc.STAGE_OUTPUT, assessment
     invoke_outputs = trace.get("outputs")  # [{guardrail id: assessment}, ...]
     if isinstance(invoke_outputs, list):
         for by_id in invoke_outputs:
             if isinstance(by_id, dict):
-                yield from by_id.values()
+                for assessment in by_id.values():
+                    yield sc.STAGE_OUTPUT, assessment
+
+
+# Bedrock policy type -> neutral activation type (a content filter of type PROMPT_ATTACK is prompt_attack)
+_NEUTRAL = {
+    "content_filter": sc.GUARDRAIL_CONTENT,
+    "denied_topic": sc.GUARDRAIL_DENIED_TOPIC,
+    "word_filter": sc.GUARDRAIL_WORD,
+    "sensitive_information": sc.GUARDRAIL_SENSITIVE_INFORMATION,
+    "contextual_grounding": sc.GUARDRAIL_CONTEXTUAL_GROUNDING,
+}
 
 
 class Verdict:
     """What one call's guardrail did: intervened or not, and the names each policy type fired on."""
 
-    __slots__ = ("fired", "intervened")
+    __slots__ = ("activations", "fired", "intervened")
 
     def __init__(self) -> None:
         self.intervened: bool | None = None  # None: the response did not say
         self.fired: dict[str, set[str]] = {}  # policy type -> names
+        self.activations: set[tuple[str, str | None]] = set()  # (neutral type, stage or None)
 
     def read_trace(self, trace: Any) -> None:
-        for assessment in _assessments(trace):
+        for stage, assessment in _assessments(trace):
             if not isinstance(assessment, dict):
                 continue
             for policy, _, key, lists in _POLICIES:
@@ -106,10 +122,15 @@ class Verdict:
                         if _fired(entry):
                             name = as_str(entry.get(name_key)) if name_key else _CUSTOM_WORD
                             self.fired.setdefault(policy, set()).add(name or "unknown")
+                            kind = _NEUTRAL[policy]
+                            if policy == "content_filter" and name == "PROMPT_ATTACK":
+                                kind = sc.GUARDRAIL_PROMPT_ATTACK
+                            self.activations.add((kind, stage))
 
     def apply(self, inv: Invocation, recorder: Recorder) -> None:
         """Span attributes, the ``content_filter`` finish reason, and one activation count per policy type."""
         attributes = inv.attributes
+        self._neutral(inv)
         if self.intervened is not None:
             attributes[sc.AWS_BEDROCK_GUARDRAIL_INTERVENED] = self.intervened
         if self.intervened and inv.finish_reasons:
@@ -134,3 +155,22 @@ class Verdict:
                 "{activation}",
                 "Bedrock guardrail policies that fired, by policy type.",
             )
+
+    def _neutral(self, inv: Invocation) -> None:
+        """The provider-neutral fields the recorder turns into gen_ai.guardrail.* (docs/telemetry.md)."""
+        source = as_str(inv.attributes.get(sc.AWS_BEDROCK_GUARDRAIL_SOURCE))
+        default_stage = sc.STAGE_OUTPUT if source == "OUTPUT" else sc.STAGE_INPUT
+        if inv.attributes.get(sc.AWS_BEDROCK_GUARDRAIL_ID) or self.intervened is not None or self.activations:
+            inv.guardrail_configured = True
+        if self.intervened is not None:
+            inv.guardrail_intervened = self.intervened
+        activations = {(kind, stage or default_stage) for kind, stage in self.activations}
+        if activations:
+            inv.guardrail_activations = activations
+        if self.intervened:
+            stages = {stage for _, stage in activations}
+            inv.guardrail_blocked = (
+                sc.STAGE_INPUT if sc.STAGE_INPUT in stages or not stages else sc.STAGE_OUTPUT
+            )
+            if not stages and source == "OUTPUT":
+                inv.guardrail_blocked = sc.STAGE_OUTPUT

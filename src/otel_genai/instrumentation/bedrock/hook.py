@@ -28,7 +28,7 @@ from ...core.recorder import Recorder
 from ...core.streams import AsyncStreamProxy, SyncStreamProxy
 from . import bodies, converse, invoke
 from .guardrails import Verdict, read_config
-from .models import is_media, readable_name
+from .models import billed_id, is_media, readable_name
 from .readers import as_count, as_str
 
 _log = logging.getLogger("otel_genai")
@@ -231,6 +231,10 @@ def _invocation(client: Any, operation: str, params: dict[str, Any], capture: bo
     )
     if model_id:
         inv.attributes[sc.AWS_BEDROCK_REQUEST_MODEL_ID] = model_id
+        inv.pricing_model = billed_id(model_id)
+    tier = params.get("serviceTier")
+    if isinstance(tier, dict) and as_str(tier.get("type")):
+        inv.service_tier = as_str(tier.get("type"))  # Converse's flex / priority tiers
     region = as_str(getattr(meta, "region_name", None))
     if region:
         inv.attributes[sc.CLOUD_REGION] = region

@@ -29,6 +29,19 @@ def readable_name(model_id: str) -> str:
     return name
 
 
+def billed_id(model_id: str) -> str | None:
+    """The id Bedrock prices a call under when it is not the readable name: the inference profile
+    (``us.``, ``global.``, ... regional and global profiles have their own rates), also inside an ARN."""
+    billed = model_id
+    if model_id.startswith("arn:"):
+        resource = model_id.split(":", 5)[5] if model_id.count(":") >= 5 else ""
+        kind, _, resource_id = resource.partition("/")
+        if kind not in ("inference-profile", "foundation-model") or not resource_id:
+            return None
+        billed = resource_id
+    return None if billed == readable_name(model_id) else billed
+
+
 # Families whose InvokeModel bodies are images or videos: large, and nothing in them to report.
 _MEDIA = ("stability.", "amazon.titan-image", "amazon.nova-canvas", "amazon.nova-reel", "luma.")
 _EMBEDDINGS = (

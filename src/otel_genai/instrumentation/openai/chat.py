@@ -11,6 +11,7 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
+from . import content_filters
 from .readers import as_float, as_int, as_list, as_str, get
 
 # --- request -----------------------------------------------------------------------------------
@@ -137,6 +138,7 @@ def read_response_envelope(inv: Invocation, response: Any) -> None:
     tier = as_str(get(response, "service_tier"))
     if tier:
         inv.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        inv.service_tier = tier  # priced at that tier's rates
     read_usage(inv, get(response, "usage"))
 
 
@@ -150,8 +152,10 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
             code = as_str(get(error, "code"))
             inv.error_type = code or "_OTHER"
             inv.finish_reasons = ["content_filter" if code == "content_filter" else "error"]
+            content_filters.read_error(inv, error)
         return
     inv.finish_reasons = [as_str(get(c, "finish_reason")) or "error" for c in choices]
+    content_filters.read_response(inv, response, choices)
     if capture:
         read_content_filters(inv, response, choices)
     if capture:
@@ -203,7 +207,18 @@ _MAX_CHOICES = 128
 class ChatAccumulator:
     """Folds ``ChatCompletionChunk`` objects; keeps text and tool-call fragments only when capturing."""
 
-    __slots__ = ("capture", "envelope", "finish", "hide_usage_chunk", "max_index", "texts", "tools", "usage")
+    __slots__ = (
+        "capture",
+        "envelope",
+        "filters",
+        "finish",
+        "hide_usage_chunk",
+        "max_index",
+        "prompt_filters",
+        "texts",
+        "tools",
+        "usage",
+    )
 
     def __init__(self, capture: bool, choice_count: int | None) -> None:
         self.capture = capture
@@ -214,10 +229,15 @@ class ChatAccumulator:
         self.texts: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, list[Any]]] = {}  # choice -> tool index -> [id, name, [args]]
         self.hide_usage_chunk = False  # True when we, not the caller, asked for the usage chunk
+        self.prompt_filters: Any = None  # Azure: the chunk carrying prompt_filter_results
+        self.filters: list[Any] = []  # Azure: each chunk's content_filter_results, read at the end
 
     def add(self, chunk: Any) -> bool:
         if self.envelope is None and getattr(chunk, "model", None):
             self.envelope = chunk
+        extra = getattr(chunk, "__pydantic_extra__", None)  # Azure's fields; a dict lookup, no miss
+        if extra and self.prompt_filters is None:
+            self.prompt_filters = extra.get("prompt_filter_results")
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
@@ -233,6 +253,11 @@ class ChatAccumulator:
                 self.finish[index] = choice.finish_reason
             if self.capture:
                 self._add_delta(index, choice.delta)
+            extra = getattr(choice, "__pydantic_extra__", None)
+            if extra:
+                results = extra.get("content_filter_results")
+                if results:
+                    self.filters.append(results)
         return False
 
     def _add_delta(self, index: int, delta: Any) -> None:
@@ -257,6 +282,8 @@ class ChatAccumulator:
         if not self.finish and self.usage is None and self.envelope is None:
             return  # nothing arrived: no finish reasons to report
         inv.finish_reasons = [self.finish.get(i, "error") for i in range(self.max_index + 1)]
+        if self.prompt_filters or self.filters:
+            content_filters.read_verdicts(inv, self.prompt_filters, self.filters, inv.finish_reasons)
         if self.capture:
             inv.output_messages = []
             for i, reason in enumerate(inv.finish_reasons):

@@ -20,9 +20,10 @@ from ...core import hooks
 from ...core.invocation import Invocation
 from ...core.recorder import Recorder
 from ...core.streams import AsyncStreamProxy, SyncStreamProxy
+from . import content_filters
 from .endpoints import Endpoint, resolve
 from .raw import RawResponseProxy
-from .readers import as_str
+from .readers import as_str, get
 from .targets import target
 
 _log = logging.getLogger("otel_genai")
@@ -59,6 +60,9 @@ class _Call:
 
     def fail(self, exc: BaseException) -> None:
         try:
+            if getattr(exc, "code", None) == "content_filter":  # Azure blocked the prompt (HTTP 400)
+                body = getattr(exc, "body", None)
+                content_filters.read_error(self.inv, get(body, "error") or body or {"code": "content_filter"})
             self.recorder.fail(self.inv, exc, error_type(exc))
         except Exception:
             _log.debug("otel-genai: recording an openai error failed", exc_info=True)
