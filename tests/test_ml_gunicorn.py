@@ -93,10 +93,17 @@ class Traffic:
         self.workers: set[str] = set()
 
 
-@pytest.fixture
-def gunicorn() -> Iterator[tuple[int, OtlpReceiver, subprocess.Popen[bytes]]]:
+@pytest.fixture(params=[False, True], ids=["import-in-workers", "preload"])
+def gunicorn(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[int, OtlpReceiver, subprocess.Popen[bytes]]]:
+    """``gunicorn -w 2`` as the tutorial runs it, and with ``--preload`` (app imported before the fork)."""
     port = free_port()
-    with OtlpReceiver() as receiver:
+    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "--chdir", str(TESTS)]
+    if request.param:
+        command.append("--preload")
+    log = tmp_path / "gunicorn.log"
+    with OtlpReceiver() as receiver, log.open("wb") as output:
         env = {
             k: v
             for k, v in os.environ.items()
@@ -107,26 +114,13 @@ def gunicorn() -> Iterator[tuple[int, OtlpReceiver, subprocess.Popen[bytes]]]:
             OTEL_METRIC_EXPORT_INTERVAL="60000",
             OTEL_SERVICE_NAME="served-model",
         )
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(TESTS),
-                APP,
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        process = subprocess.Popen([*command, APP], env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
             wait_for(lambda: len(workers_answering(port)) == 2, 60, "both gunicorn workers to serve")
             yield port, receiver, process
+        except BaseException:
+            print(log.read_text(errors="replace"))  # shown by pytest for a failing test
+            raise
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -135,8 +129,6 @@ def gunicorn() -> Iterator[tuple[int, OtlpReceiver, subprocess.Popen[bytes]]]:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-            assert process.stderr is not None
-            process.stderr.close()
 
 
 def drive(port: int, traffic: Traffic) -> None:
