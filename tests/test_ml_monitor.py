@@ -265,3 +265,17 @@ def test_monitor_never_breaks_the_call() -> None:
     with monitor.observe(object()) as obs:  # unreadable inputs and outputs are ignored, not raised
         obs.outputs({"weird": "output"})
         obs.outputs(np.array([[math.nan, math.nan, math.nan]]))
+
+
+def test_bad_reference_is_one_warning_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="otel_genai"):
+        monitor = ModelMonitor(
+            "bad-ref", reference=[["a", "b"]], reference_outputs=[[0.1, 0.9], [0.5]], prometheus=False
+        )
+    warnings = [r.getMessage() for r in caplog.records if "unusable" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "reference is unusable" in warnings[0] and "input drift is off" in warnings[0]
+    assert "reference_outputs is unusable" in warnings[1] and "prediction drift is off" in warnings[1]
+    with monitor.observe([[1.0, 2.0]]) as obs:
+        obs.outputs([0.3])
+    assert monitor.drift() == {}

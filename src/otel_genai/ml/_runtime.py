@@ -31,10 +31,10 @@ def tracer(provider: Any) -> Any:
     return provider.get_tracer(SCOPE, __version__)
 
 
-def warn_once(key: str, message: str, *args: Any) -> None:
+def warn_once(key: str, message: str, *args: Any, exc_info: bool = False) -> None:
     if key not in _warned:
         _warned.add(key)
-        _log.warning(message, *args)
+        _log.warning(message, *args, exc_info=exc_info)
 
 
 def guarded(method: _F) -> _F:

@@ -53,9 +53,10 @@ def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:
             found[str(key)] = float(value)
             continue
         try:
-            if getattr(value, "size", 1) == 1 and hasattr(value, "__float__"):
-                found[str(key)] = float(value)
-        except (TypeError, ValueError):
+            size = getattr(value, "size", 1)
+            if (size() if callable(size) else size) in (1, ()) and hasattr(value, "__float__"):
+                found[str(key)] = float(value)  # a 0-d array or tensor
+        except (TypeError, ValueError, RuntimeError):
             continue
     return found
 

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import names
-from ._runtime import guarded, meter, pipeline
+from ._runtime import guarded, meter, pipeline, warn_once
 from .drift import CategoricalDrift, NumericDrift, Window
 from .prometheus import CONFIDENCE_BUCKETS, DURATION_BUCKETS, ENTROPY_BUCKETS
 
@@ -196,35 +196,42 @@ class ModelMonitor:
         self._otel: _OTelSink | None = None
         self._prometheus: Any = None
         if prometheus is not False:
-            try:
-                from .prometheus import PrometheusSink
-
-                self._prometheus = PrometheusSink(self.model_name)
-            except ImportError:
-                if prometheus:
-                    raise
+            self._prometheus = _prometheus_sink(self.model_name, required=bool(prometheus))
         self._feature_drift: list[tuple[str, NumericDrift]] = []
         self._inputs: Window | None = None
-        if reference is not None:
-            ref = self._numeric(reference, reference=True)
-            names_ = list(feature_names) if feature_names else _columns(reference, ref.shape[1])
-            self._feature_drift = [
-                (names_[i], NumericDrift(ref[:, i], bins=bins, method=method)) for i in range(ref.shape[1])
-            ]
-            self._inputs = Window(window, ref.shape[1])
         self._output_drift: Any = None
         self._outputs: Window | None = None
-        if reference_outputs is not None:
-            kind, values = self._read_outputs(reference_outputs)
-            if kind == "classes":
-                self._output_drift = CategoricalDrift(
-                    values, max(len(self.class_names or ()), int(values.max()) + 1)
-                )
-            else:
-                self._output_drift = NumericDrift(values, bins=bins, method=method)
-            self._output_kind = kind
-            self._outputs = Window(window, 1)
+        self._output_kind = ""
+        window = max(1, int(window))
         self._min_samples = min(window, max(5 * bins, 50))
+        try:
+            if reference is not None:
+                ref = self._numeric(reference, reference=True)
+                names_ = list(feature_names) if feature_names else _columns(reference, ref.shape[1])
+                self._feature_drift = [
+                    (names_[i], NumericDrift(ref[:, i], bins=bins, method=method))
+                    for i in range(ref.shape[1])
+                ]
+                self._inputs = Window(window, ref.shape[1])
+        except Exception as error:  # a bad setting: one warning, then no input drift
+            self._feature_drift, self._inputs = [], None
+            _log.warning("otel-genai: ModelMonitor reference is unusable (%s); input drift is off", error)
+        try:
+            if reference_outputs is not None:
+                kind, values = self._read_outputs(reference_outputs)
+                if kind == "classes":
+                    self._output_drift = CategoricalDrift(
+                        values, max(len(self.class_names or ()), int(values.max()) + 1)
+                    )
+                else:
+                    self._output_drift = NumericDrift(values, bins=bins, method=method)
+                self._output_kind = kind
+                self._outputs = Window(window, 1)
+        except Exception as error:
+            self._output_drift, self._outputs = None, None
+            _log.warning(
+                "otel-genai: ModelMonitor reference_outputs is unusable (%s); prediction drift is off", error
+            )
 
     # --- public forms ------------------------------------------------------------------------------
     def observe(self, inputs: Any = None) -> Observation:
@@ -392,6 +399,23 @@ class ModelMonitor:
         if self._outputs is not None and self._outputs.filled >= self._min_samples:
             found[names.OUTPUT_FEATURE] = self._output_drift(self._outputs.column(0))
         return found
+
+
+def _prometheus_sink(model: str, *, required: bool) -> Any:
+    """The /metrics side, or None (with one warning) when prometheus_client or its directory is missing."""
+    try:
+        from .prometheus import PrometheusSink
+
+        return PrometheusSink(model)
+    except ImportError:
+        if required:
+            raise
+        return None
+    except Exception:
+        if required:
+            raise
+        warn_once("prometheus", "otel-genai: Prometheus metrics are off: set-up failed", exc_info=True)
+        return None
 
 
 def _columns(reference: Any, count: int) -> list[str]:

@@ -262,21 +262,29 @@ class _GroupCollector:
         return self._files.collect()  # type: ignore[no-untyped-call,unused-ignore]
 
 
+def _prometheus_client() -> Any:
+    try:
+        import prometheus_client
+    except ImportError as error:
+        raise ImportError(
+            "otel_genai.ml needs prometheus_client for /metrics: pip install 'otel-genai[ml]'"
+        ) from error
+    return prometheus_client
+
+
 def metrics_app() -> Callable[..., Any]:
     """A WSGI app serving the metrics of all workers in Prometheus text format.
 
     Mount it at ``/metrics`` (``DispatcherMiddleware(app.wsgi_app, {"/metrics": metrics_app()})``) or
     serve it on its own. Needs prometheus_client (``pip install otel-genai[ml]``).
     """
-    from prometheus_client import make_wsgi_app
-
+    make_wsgi_app = _prometheus_client().make_wsgi_app
     metrics()
-    return make_wsgi_app(registry())  # type: ignore[no-any-return,unused-ignore]
+    return make_wsgi_app(registry())  # type: ignore[no-any-return]
 
 
 def metrics_asgi_app() -> Callable[..., Any]:
     """The same as an ASGI app (FastAPI/Starlette: ``app.mount("/metrics", metrics_asgi_app())``)."""
-    from prometheus_client import make_asgi_app
-
+    make_asgi_app = _prometheus_client().make_asgi_app
     metrics()
-    return make_asgi_app(registry())  # type: ignore[no-any-return,unused-ignore]
+    return make_asgi_app(registry())  # type: ignore[no-any-return]
