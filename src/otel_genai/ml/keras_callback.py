@@ -238,6 +238,8 @@ class KerasCallback(_callback_base()):  # type: ignore[misc]
                 return
 
     def _record(self, t: _Telemetry, values: Mapping[str, float], stage: str, extra: Any = None) -> None:
+        if not values and extra is None:
+            return  # nothing to export (predict's logs are usually empty): no flush per predict call
         t.flusher.wait()
         t.record(values, self._stage(stage))
         if extra is not None:
