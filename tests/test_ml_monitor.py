@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import uuid
@@ -279,3 +280,41 @@ def test_bad_reference_is_one_warning_not_an_error(caplog: pytest.LogCaptureFixt
     with monitor.observe([[1.0, 2.0]]) as obs:
         obs.outputs([0.3])
     assert monitor.drift() == {}
+
+
+FORKED = """
+import os, sys
+import numpy as np
+children = []
+for index in range(2):
+    pid = os.fork()
+    if pid == 0:  # a forked worker that sets up Prometheus on its own, after the fork
+        from otel_genai.ml import ModelMonitor
+        monitor = ModelMonitor("forked", class_names=["a", "b"])
+        with monitor.observe(np.zeros((3 + index, 2))) as obs:
+            obs.outputs(np.tile([0.9, 0.1], (3 + index, 1)))
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+from otel_genai.ml import metrics_app  # the parent joins only now; it finds the children's directory
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": ""}
+body = b"".join(metrics_app()(environ, lambda *a: None))
+print(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+print(body.decode())
+"""
+
+
+def test_forked_workers_share_one_directory_without_configuration(tmp_path: Any) -> None:
+    env = {k: v for k, v in os.environ.items() if k.lower() != "prometheus_multiproc_dir"}
+    env["TMPDIR"] = str(tmp_path)
+    stale = tmp_path / f"otel-genai-prometheus-{os.getuid()}" / "999999999-1"  # a group whose leader is gone
+    stale.mkdir(parents=True)
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    directory, _, metrics = done.stdout.partition("\n")
+    assert directory.startswith(str(tmp_path / f"otel-genai-prometheus-{os.getuid()}"))
+    assert 'ml_model_predictions_total{class="a",model="forked"} 7.0' in metrics
+    assert not stale.exists()
