@@ -23,6 +23,8 @@ from otel_genai.ml import KerasCallback  # noqa: E402
 from otlp_receiver import OtlpReceiver, attrs_to_dict  # noqa: E402
 
 SAMPLES, FEATURES, CLASSES = 2000, 20, 3
+# Keras's torch backend converts tensors with np.array(x), which numpy 2 reports on every batch
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 
 def data(seed: int = 0) -> tuple[Any, Any]:
