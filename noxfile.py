@@ -8,6 +8,7 @@ nox.options.sessions = ["lint", "typecheck", "tests", "tests_openai_oldest"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON_PATHS = ("src", "tests", "benchmarks", "examples", "noxfile.py")
+TORCH = "torch==2.13.0"  # Keras's backend for the ML tests (CPU wheel)
 OLDEST_OPENAI = "1.40.0"  # first release with chat.completions.parse (as beta); see docs/compatibility.md
 
 
@@ -15,6 +16,7 @@ OLDEST_OPENAI = "1.40.0"  # first release with chat.completions.parse (as beta);
 def tests(session: nox.Session) -> None:
     """The whole test suite against the newest openai release."""
     session.install("-e", ".[test]")
+    session.install("-e", ".[test-ml]", TORCH)  # the ML tests: Keras on torch, Flask under gunicorn
     session.run("pytest", *session.posargs)
 
 
