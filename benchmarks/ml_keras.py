@@ -1,7 +1,7 @@
 """What KerasCallback costs a small model's training, per batch, with real OTLP export.
 
 Usage: ``python benchmarks/ml_keras.py [--quick] [--check]`` (Keras 3 on the torch backend, CPU;
-``pip install -e '.[test-ml]' torch==2.13.0``). benchmarks/README.md, row 7, explains the method.
+``pip install -e '.[test-ml]' torch==2.13.0``). benchmarks/README.md, row 8, explains the method.
 """
 
 from __future__ import annotations
@@ -149,29 +149,29 @@ def main(argv: list[str] | None = None) -> int:
     ok = percent <= TARGET_PERCENT
     rows = [
         (
-            "7a",
+            "8a",
             "small model: one training batch (Dense 16, batch 32, CPU)",
             f"{per_batch * 1e6:.0f} µs",
             "",
             "info",
         ),
-        ("7b", "KerasCallback (default): added per batch", f"{default_cost * 1e6:.2f} µs", "", "info"),
+        ("8b", "KerasCallback (default): added per batch", f"{default_cost * 1e6:.2f} µs", "", "info"),
         (
-            "7c",
+            "8c",
             "  ... as a share of the batch",
             f"{percent:.3f} %",
             f"{TARGET_PERCENT} %",
             "PASS" if ok else "FAIL",
         ),
-        ("7d", "per_batch=True: its own batch hooks, per batch", f"{opt_in_own * 1e6:.2f} µs", "", "info"),
+        ("8d", "per_batch=True: its own batch hooks, per batch", f"{opt_in_own * 1e6:.2f} µs", "", "info"),
         (
-            "7e",
+            "8e",
             "per_batch=True: change in Keras's hook dispatch",
             f"{hooks_opt_in * 1e6:+.2f} µs",
             "",
             "info",
         ),
-        ("7f", "epoch begin + end on the training thread", f"{epoch * 1e6:.0f} µs", "", "info"),
+        ("8f", "epoch begin + end on the training thread", f"{epoch * 1e6:.0f} µs", "", "info"),
     ]
     print(f"{'row':<4} {'measurement':<58} {'measured':>12} {'target':>8}  result")
     for row, what, measured, target, result in rows:
