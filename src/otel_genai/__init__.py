@@ -94,6 +94,9 @@ def init(
             _log.debug("otel-genai: init() called again; keeping the first configuration")
             return None
         try:
+            from .stdenv import sanitize
+
+            sanitize()  # before the SDK is imported: it raises on some bad OTEL_* values
             from . import sdk
             from .config import Settings
             from .instrumentation import INSTRUMENTORS, load

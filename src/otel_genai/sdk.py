@@ -181,10 +181,12 @@ class Pipeline:
 
 
 def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
+    from .stdenv import clean_headers, signal_timeout_s
+
     return {
         "endpoint": settings.endpoints[signal],
-        "headers": dict(settings.headers[signal]),
-        "timeout": settings.timeout_s,
+        "headers": clean_headers(settings.headers[signal], f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS"),
+        "timeout": signal_timeout_s(signal, settings.timeout_s),
     }
 
 
