@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from .. import semconv as sc
 from ..config import ContentCapture, Settings
 from ..version import __version__
-from . import content, scope
+from . import content, scope, scrub
 from .invocation import Invocation
 
 _log = logging.getLogger("otel_genai")
@@ -171,8 +171,8 @@ class Recorder:
         """Finish with an error; the caller re-raises the user's exception unchanged."""
         inv.error_type = error_type or inv.error_type or error_type_of(exc)
         if inv.span is not None:
-            try:
-                inv.span.record_exception(exc)
+            try:  # scrubbed: no API key, and no provider free text unless content capture is on
+                scrub.record_exception(inv.span, exc, content=self.capture_content)
             except Exception:
                 _log.debug("otel-genai: record_exception failed", exc_info=True)
         self.finish(inv)
