@@ -51,6 +51,27 @@ def _legacy_name(name: str) -> bool:
     return name in _LEGACY_NAMES or name.startswith(_LEGACY_PREFIXES)
 
 
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "vector_size",
+)
+_MAX_COUNT = 2**53  # beyond it a count is garbage (and past 2**63 it could not even be encoded)
+
+
+def _drop_bad_counts(inv: Invocation) -> None:
+    """A negative, non-integer or absurd count from a provider or proxy is unknown, never recorded."""
+    for name in _COUNT_FIELDS:
+        value = getattr(inv, name)
+        if value is not None and (
+            type(value) is not int or not 0 <= value <= _MAX_COUNT  # bool and float are not counts
+        ):
+            setattr(inv, name, None)
+
+
 # (attribute, Invocation field) pairs emitted whenever the field is known
 _SHARED_FIELDS = (
     (sc.REQUEST_MAX_TOKENS, "max_tokens"),
@@ -190,6 +211,7 @@ class Recorder:
         inv.span = None  # from here on a second finish() is a no-op
         end_ns = time.perf_counter_ns()
         try:
+            _drop_bad_counts(inv)
             attributes = self._span_attributes(inv)
             if inv.enriched:  # the client layer named the model and server after the span started
                 attributes = {**self._start_attributes(inv), **attributes}
