@@ -122,6 +122,10 @@ class DeliveryCounter(SpanProcessor):
 
         return _Counting()
 
+    def reset(self) -> None:
+        """A forked child counts only its own spans (the parent reports on those it ended)."""
+        self.ended = self.exported = 0
+
     def report(self) -> None:
         lost = self.ended - self.exported
         if lost > 0:
@@ -211,6 +215,9 @@ def build(settings: Settings, *, attach_exporters: bool = False, **providers: An
     ]
     pipeline.delivery = [counter] if counter is not None else []
     atexit.register(pipeline.shutdown, min(settings.timeout_s, _EXIT_TIMEOUT_S))
+    from . import fork
+
+    fork.install(pipeline, min(settings.timeout_s, _EXIT_TIMEOUT_S))  # forked children: see fork.py
     return pipeline
 
 
