@@ -55,3 +55,58 @@ def run(code: str, env: dict[str, str], *args: str, check: bool = True) -> subpr
 
 def last_json(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# What `pip install "otel-genai[openai]"` would not have installed (top-level names in site-packages, or
+# paths inside namespace packages), hidden from a minimal interpreter.
+NOT_IN_OPENAI_EXTRA = (
+    "langchain*",
+    "langgraph*",
+    "ollama*",
+    "boto3*",
+    "botocore*",
+    "aiobotocore*",
+    "s3transfer*",
+    "opentelemetry_distro*",
+    "opentelemetry/distro",
+    "opentelemetry_instrumentation_botocore*",
+    "opentelemetry/instrumentation/botocore",
+)
+
+
+def _farm(source: Path, target: Path, hidden: tuple[str, ...], prefix: str = "") -> None:
+    """Symlink ``source``'s entries into ``target``, except the hidden ones (recursing where needed)."""
+    import fnmatch
+
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        rel = prefix + entry.name
+        if any(fnmatch.fnmatch(rel, pattern) for pattern in hidden):
+            continue
+        if entry.name == "__pycache__" or entry.suffix == ".pth":
+            continue
+        if entry.is_dir() and any(pattern.startswith(rel + "/") for pattern in hidden):
+            _farm(entry, target / entry.name, hidden, rel + "/")
+        else:
+            (target / entry.name).symlink_to(entry)
+
+
+def minimal_python(
+    workdir: Path, hidden: tuple[str, ...] = NOT_IN_OPENAI_EXTRA
+) -> tuple[str, dict[str, str]]:
+    """A fresh venv interpreter that sees only this environment's packages minus ``hidden``, and our src.
+
+    Returns (python executable, environment). Cheap: the venv is empty and the packages are symlinks.
+    """
+    import site
+    import venv
+
+    site_packages = Path(next(p for p in site.getsitepackages() if p.endswith("site-packages")))
+    _farm(site_packages, workdir / "site", hidden)
+    venv.create(workdir / "venv", with_pip=False, symlinks=True)
+    python = str(workdir / "venv" / "bin" / "python")
+    src = Path(__file__).resolve().parent.parent / "src"
+    env = clean_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(src), str(workdir / "site"), str(TESTS_DIR)])
+    env["PATH"] = os.pathsep.join([str(workdir / "venv" / "bin"), env.get("PATH", "")])
+    return python, env
