@@ -72,6 +72,22 @@ def _drop_bad_counts(inv: Invocation) -> None:
             setattr(inv, name, None)
 
 
+def _fit(span: Any, legacy: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+    """The newest of ``legacy`` that fit beside ``rest`` under the span's attribute count limit.
+
+    The SDK would evict the oldest itself, but logs a line per evicted key (hundreds for a long
+    conversation); trimming first keeps the same attributes and stderr quiet.
+    """
+    limit = getattr(getattr(span, "_limits", None), "max_span_attributes", None)
+    if not isinstance(limit, int) or not legacy:
+        return legacy
+    current = getattr(span, "_attributes", None) or {}
+    room = limit - len(current) - sum(1 for key in rest if key not in current)
+    if room >= len(legacy):
+        return legacy
+    return dict(list(legacy.items())[-room:]) if room > 0 else {}
+
+
 # (attribute, Invocation field) pairs emitted whenever the field is known
 _SHARED_FIELDS = (
     (sc.REQUEST_MAX_TOKENS, "max_tokens"),
@@ -224,7 +240,9 @@ class Recorder:
                     # model or usage, so content is set before them and the start attributes again.
                     extra = self._content_attributes(inv)
                     legacy = {k: v for k, v in extra.items() if _legacy_name(k)}
-                    span.set_attributes({**legacy, **extra, **self._start_attributes(inv), **attributes})
+                    rest = {k: v for k, v in extra.items() if k not in legacy}
+                    rest.update({**self._start_attributes(inv), **attributes})
+                    span.set_attributes({**_fit(span, legacy, rest), **rest})
                 else:
                     span.set_attributes(attributes)
             if inv.error_type is not None:
