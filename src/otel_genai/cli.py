@@ -114,8 +114,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="instrument a short OpenAI session against a local simulator")
     demo.add_argument("--capture", action="store_true", help="also record prompt and completion text")
     demo.set_defaults(run=_demo)
+    _add_simulator(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
+
+
+def _add_simulator(commands: Any) -> None:
+    """``otel-genai simulator [--port N]``: the demo's OpenAI-compatible server, standalone, for your app."""
+    simulator = commands.add_parser(
+        "simulator", help="serve the OpenAI-compatible simulator on 127.0.0.1 for your own app"
+    )
+    simulator.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0: any)")
+
+    def run(args: Any) -> int:
+        from .local.simulator import serve
+
+        return serve(args.port)
+
+    simulator.set_defaults(run=run)
 
 
 if __name__ == "__main__":
