@@ -73,7 +73,8 @@ def _parts_of_content(value: Any) -> list[dict[str, Any]]:
                 if isinstance(url, str) and url.startswith("data:"):
                     parts.append({"type": "blob", "modality": "image", "mime_type": url[5:].split(";")[0]})
                 else:
-                    parts.append({"type": "uri", "modality": "image", "uri": scrub.url(url)})
+                    uri = scrub.url(url) if isinstance(url, str) else url
+                    parts.append({"type": "uri", "modality": "image", "uri": uri})
             elif kind == "input_audio":
                 parts.append({"type": "blob", "modality": "audio"})
             elif kind is not None:
