@@ -163,3 +163,15 @@ def test_exit_with_a_healthy_endpoint_still_delivers(tmp_path: Path) -> None:
         receiver.wait_for(lambda: len(receiver.spans()) >= 2)
     assert len(receiver.spans()) == 2
     assert "not delivered" not in result.stderr
+
+
+def test_the_exit_probe_goes_to_the_proxy_the_exporter_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from otel_genai import export_health
+
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    assert export_health._first_hop("https://abc.live.dynatrace.com/api/v2/otlp/v1/traces") == (
+        "proxy.internal",
+        3128,
+    )
+    assert export_health._first_hop("http://127.0.0.1:4318/v1/traces") == ("127.0.0.1", 4318)

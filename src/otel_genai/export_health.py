@@ -163,15 +163,27 @@ def _short(reason: str, limit: int = 200) -> str:
 def _connect_error(endpoint: str) -> str | None:
     """Why a TCP connection to ``endpoint`` fails (``[Errno 111] Connection refused``), None if it works."""
     try:
-        parts = urlsplit(endpoint)
-        host = parts.hostname or "localhost"
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host, port = _first_hop(endpoint)
         with socket.create_connection((host, port), timeout=_PROBE_TIMEOUT_S):
             return None
     except OSError as exc:
         return str(exc) or type(exc).__name__
     except Exception:
         return None  # cannot tell: treat as reachable (the normal bounded flush)
+
+
+def _first_hop(endpoint: str) -> tuple[str, int]:
+    """Where the exporter's TCP connection goes: the endpoint, or the HTTP(S) proxy it would use."""
+    import urllib.request
+
+    parts = urlsplit(endpoint)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return via.hostname or host, via.port or (443 if via.scheme == "https" else 80)
+    return host, port
 
 
 def _reachable(endpoint: str) -> bool:

@@ -97,7 +97,10 @@ def _secret_param(name: str) -> bool:
 
 def provider_answered(exc: BaseException) -> bool:
     """True for an error built from a provider's response (its text may quote the request)."""
-    return any(getattr(exc, name, None) is not None for name in ("status_code", "response", "body"))
+    try:
+        return any(getattr(exc, name, None) is not None for name in ("status_code", "response", "body"))
+    except Exception:  # a property that raises: treat as a provider error (the safe side)
+        return True
 
 
 def error_summary(exc: BaseException) -> str:
