@@ -195,3 +195,43 @@ def test_gunicorn_preloaded_workers_deliver_their_own_calls(tmp_path: Any) -> No
     assert len(receiver.spans()) == 4
     assert duration_count(receiver) == 4
     assert "not delivered" not in stderr, stderr
+
+
+FORKING_SERVER = (
+    HEADER
+    + """
+import socketserver, threading, urllib.request
+from http.server import BaseHTTPRequestHandler
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        text = calls(1)[0].encode()  # one model call per request, in the forked child
+        self.send_response(200)
+        self.send_header("content-length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+    def log_message(self, *args):
+        pass
+
+class Server(socketserver.ForkingMixIn, socketserver.TCPServer):
+    allow_reuse_address = True
+
+with Server(("127.0.0.1", 0), Handler) as server:  # each child ends with os._exit
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    replies = [urllib.request.urlopen(url, timeout=30).read().decode() for _ in range(3)]
+    server.shutdown()
+otel_genai.shutdown()
+print(json.dumps({"replies": len(replies)}))
+"""
+)
+
+
+def test_forking_server_children_deliver_before_os_exit() -> None:
+    with OtlpReceiver() as receiver:
+        observed, stderr = run(FORKING_SERVER, receiver, "")
+        assert observed == {"replies": 3}
+        receiver.wait_for(lambda: len(receiver.spans()) >= 3 and duration_count(receiver) >= 3)
+    assert len(receiver.spans()) == 3
+    assert duration_count(receiver) == 3
+    assert "Traceback" not in stderr, stderr

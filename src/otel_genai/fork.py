@@ -13,8 +13,10 @@ parent's spans as lost. And ``multiprocessing``'s fork start method ends its chi
   pipeline down (bounded, as at interpreter exit). A SIGTERM (``Pool.terminate()``, also at the end of
   ``with Pool()``) does the same before the child dies of it, unless the application set its own handler.
   This covers ``multiprocessing.Process``, ``Pool`` and ``concurrent.futures.ProcessPoolExecutor``.
-- Forking servers whose workers exit normally (gunicorn) need nothing more: the inherited ``atexit``
-  flush runs in each worker and now exports only that worker's telemetry.
+- In a forked child ``os._exit`` flushes first (bounded): forking servers such as
+  ``socketserver.ForkingMixIn`` end each child that way. Forking servers whose workers exit normally
+  (gunicorn) need nothing more: the inherited ``atexit`` flush runs in each worker and now exports only
+  that worker's telemetry.
 
 Spans and points recorded by SDK instruments of a MeterProvider that is not ours (or when two metric
 exporters are configured) are left to the SDK.
@@ -27,7 +29,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 _log = logging.getLogger("otel_genai")
 _pipeline: Any = None
@@ -65,8 +67,19 @@ def _after_in_child() -> None:
             buffer.reset_after_fork()
         for counter in pipeline.delivery:
             counter.reset()
+        if os._exit is not _exit_after_flush:  # forking servers end their children with os._exit too
+            os._exit = _exit_after_flush
     except Exception:
         _log.debug("otel-genai: resetting telemetry after fork failed", exc_info=True)
+
+
+_real_exit = os._exit
+
+
+def _exit_after_flush(status: int) -> NoReturn:
+    """``os._exit`` in a forked child: deliver what the child recorded first (bounded), then exit."""
+    flush_before_exit()
+    _real_exit(status)
 
 
 def _wrap_bootstrap(process_class: Any) -> None:
