@@ -176,3 +176,37 @@ def test_a_plain_error_message_is_kept() -> None:
     assert scrub.exception_message(ValueError("tool failed: no order A-17"), content=False) == (
         "tool failed: no order A-17"
     )
+
+
+ECHO_APP = """
+import json, sys
+import openai
+import otel_genai
+from replay import ReplayServer
+import test_secrets
+
+otel_genai.init(endpoint=sys.argv[1])
+with ReplayServer(test_secrets.ECHOED_KEY) as server:
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=test_secrets.API_KEY, max_retries=0)
+    try:
+        client.chat.completions.create(**test_secrets.CHAT)
+    except openai.AuthenticationError as exc:
+        echoed = test_secrets.API_KEY in str(exc)
+otel_genai.shutdown()
+print(json.dumps({"echoed": echoed}))
+"""
+
+
+def test_echoed_key_never_reaches_the_otlp_receiver() -> None:
+    """End to end: a real application, the real OTLP/HTTP exporter, the bytes the receiver got."""
+    import child_app
+    from otlp_receiver import OtlpReceiver
+
+    with OtlpReceiver() as receiver:
+        result = child_app.run(ECHO_APP, child_app.clean_env(), receiver.endpoint)
+        assert child_app.last_json(result) == {"echoed": True}  # the user's exception still has it
+        receiver.wait_for(lambda: receiver.spans())
+    bodies = b"".join(body for _, body in receiver.raw_bodies)
+    assert b"invalid_api_key" in bodies
+    assert API_KEY.encode() not in bodies
+    assert b"Incorrect API key provided" not in bodies
