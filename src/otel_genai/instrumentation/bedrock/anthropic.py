@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core import content
+from ...core import content, scrub
 from ...core.invocation import Invocation
 from .readers import Usage, as_count, as_float, as_int, as_str, finish_reason
 
@@ -26,7 +26,8 @@ def _source_part(kind: str, value: dict[str, Any]) -> dict[str, Any]:
     modality = "document" if kind == "document" else kind
     source = value.get("source")
     if isinstance(source, dict) and source.get("type") == "url":
-        return {"type": "uri", "modality": modality, "uri": source.get("url")}
+        uri = source.get("url")
+        return {"type": "uri", "modality": modality, "uri": scrub.url(uri) if isinstance(uri, str) else uri}
     part: dict[str, Any] = {"type": "blob", "modality": modality}
     if isinstance(source, dict) and as_str(source.get("media_type")):
         part["mime_type"] = source["media_type"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...core import content
+from ...core import content, scrub
 from ...core.invocation import Invocation, Message
 from ..openai.chat import tool_definition
 from ..openai.readers import as_float, as_int, as_list, as_str, get
@@ -112,7 +112,7 @@ def _parts(value: Any) -> list[dict[str, Any]]:
             url = get(block, "image_url")
             url = get(url, "url") if not isinstance(url, str) else url
             if isinstance(url, str):
-                parts.append({"type": "uri", "modality": "image", "uri": url})
+                parts.append({"type": "uri", "modality": "image", "uri": scrub.url(url)})
     return parts
 
 

@@ -24,6 +24,10 @@ class OpenAIInstrumentor(GenAIInstrumentor):
 
         self._wrap(SyncAPIClient, "request", sync_wrapper(recorder))
         self._wrap(AsyncAPIClient, "request", async_wrapper(recorder))
+        from .helpers import helper_classes
+
+        for cls, method, wrapper in helper_classes():  # .stream() helpers: their own errors end the span
+            self._wrap(cls, method, wrapper)
 
 
 __all__ = ["OpenAIInstrumentor"]
