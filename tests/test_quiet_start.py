@@ -53,19 +53,24 @@ def test_init_with_only_openai_installed_says_nothing(openai_only: tuple[str, di
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [(["--no-ui"], "chat gpt-4o-mini"), (["--once", "--port", "0"], "Dashboard:  http://127.0.0.1:")],
+    ids=["terminal", "dashboard"],
+)
 def test_demo_with_only_openai_installed_says_nothing_on_stderr(
-    openai_only: tuple[str, dict[str, str]],
+    openai_only: tuple[str, dict[str, str]], tmp_path: Path, flags: list[str], expected: str
 ) -> None:
     python, env = openai_only
     result = subprocess.run(
-        [python, "-m", "otel_genai.cli", "demo"],
+        [python, "-m", "otel_genai.cli", "demo", *flags, "--db", str(tmp_path / "demo.db")],
         env=env,
         capture_output=True,
         text=True,
         timeout=child_app.HANG_GUARD_S,
     )
     assert result.returncode == 0, result.stderr
-    assert "chat gpt-4o-mini" in result.stdout
+    assert expected in result.stdout
     assert "uninstrument" not in result.stderr
     assert result.stderr == ""
 
