@@ -231,11 +231,11 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
     counter = None
     for name in settings.exporters["traces"]:
         if name == "otlp":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from .export.span_exporter import FastOTLPSpanExporter  # the SDK's, with a direct encoder
 
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
-            exporter = counter.wrap(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
+            exporter = counter.wrap(FastOTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
             provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
