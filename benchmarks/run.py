@@ -357,33 +357,48 @@ def worker_delivery(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     The OTLP span exporter's ``export`` is timed (a thin class-level wrapper), so a loss can be traced to
     exports that stalled or never started while the calls ran (the exporter thread starved of the GIL).
     """
+    import threading
+
+    from opentelemetry import trace
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     import otel_genai
 
+    try:  # the exporter init() installs (a subclass of the SDK's); older checkouts use the SDK's own
+        from otel_genai.export.span_exporter import FastOTLPSpanExporter as exporter_class
+    except ImportError:
+        exporter_class = OTLPSpanExporter
     started: list[float] = []  # export start times, appended on entry so a hung export shows too
     durations: list[float] = []
-    export = OTLPSpanExporter.export
+    on_caller: list[bool] = []  # per export: did it run on the thread making the calls?
+    caller = threading.current_thread()
+    export = exporter_class.export
 
     def timed_export(self: Any, spans: Any) -> Any:
         start = time.perf_counter()
         started.append(start)
+        on_caller.append(threading.current_thread() is caller)
         try:
             return export(self, spans)
         finally:
             durations.append(time.perf_counter() - start)
 
-    OTLPSpanExporter.export = timed_export
+    exporter_class.export = timed_export  # type: ignore[method-assign]
     otel_genai.init(endpoint=endpoint)  # defaults: batch span processor, 60 s metric interval
     work = Workload()
     start = time.perf_counter()
     work.sync_calls(p["delivery_calls"])
     end = time.perf_counter()
     during = [t for t in started if t < end]
+    processors = getattr(
+        getattr(trace.get_tracer_provider(), "_active_span_processor", None), "_span_processors", ()
+    )
     return {
         "calls": p["delivery_calls"],
         "seconds": end - start,
         "done_at": time.time(),
+        "caller_exports": sum(on_caller[: len(during)]),
+        "caller_exports_counted": sum(getattr(proc, "caller_exports", 0) for proc in processors),
         "exports_during_calls": len(during),
         "longest_export_s": max(durations, default=None),  # of those finished by now
         "longest_gap_without_export_s": max(b - a for a, b in itertools.pairwise([start, *during, end])),
@@ -662,7 +677,8 @@ def delivery_row(preset: dict[str, Any]) -> Row:
     detail = (
         f"{received:,}/{calls:,} spans; {calls / result['seconds']:.0f} calls/s; exit took "
         f"{exited - result['done_at']:.2f} s; drop warning {warning}; SDK queue-full warnings: {sdk_drops}; "
-        f"{result['exports_during_calls']} exports started during the calls, longest finished one "
+        f"{result['exports_during_calls']} exports started during the calls "
+        f"({result.get('caller_exports', 0)} on the calling thread: backpressure), longest finished one "
         f"{'-' if longest is None else f'{longest:.2f}'} s, longest time without an export starting "
         f"{result['longest_gap_without_export_s']:.2f} s"
     )

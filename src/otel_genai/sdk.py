@@ -232,11 +232,12 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
     for name in settings.exporters["traces"]:
         if name == "otlp":
             from .export.span_exporter import FastOTLPSpanExporter  # the SDK's, with a direct encoder
+            from .export.span_processor import BackpressureSpanProcessor  # the SDK's, never starved
 
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
             exporter = counter.wrap(FastOTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
-            provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_defaults()))
+            provider.add_span_processor(BackpressureSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
