@@ -222,6 +222,7 @@ def _traces(
     if given is not None:
         return given, False, None  # a non-SDK provider the caller chose: use it as it is
     provider = TracerProvider(resource=resource, sampler=sampler_for(settings), shutdown_on_exit=False)
+    provider._otel_genai_fast_spans = True  # type: ignore[attr-defined]  # read by core.recorder.Recorder
     counter = _add_span_exporters(provider, settings)
     trace.set_tracer_provider(provider)
     return provider, True, counter
