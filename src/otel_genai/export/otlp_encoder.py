@@ -18,6 +18,9 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import ReadableSpan
+
 _log = logging.getLogger("otel_genai")
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -173,6 +176,8 @@ class SpanEncoder:
         """Repeated ``KeyValue`` fields; a pair that cannot be encoded is logged and skipped (as the SDK)."""
         if not attributes:
             return b""
+        if type(attributes) is BoundedAttributes:  # its Mapping-ABC items() costs a call per key
+            attributes = attributes._dict
         pairs = self._pairs
         out = []
         for key, value in attributes.items():
@@ -218,7 +223,9 @@ class SpanEncoder:
             out.append(b"\x39" + _pack_fixed64(span.start_time))
         if span.end_time:
             out.append(b"\x41" + _pack_fixed64(span.end_time))
-        out.append(self._attributes(b"\x4a", span.attributes))
+        # ReadableSpan.attributes wraps the store in a MappingProxyType; the SDK's own class is read direct
+        attributes = span._attributes if type(span) is ReadableSpan else span.attributes
+        out.append(self._attributes(b"\x4a", attributes))
         dropped = span.dropped_attributes
         if dropped:
             out.append(b"\x50" + _varint(dropped))
