@@ -19,6 +19,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "delivery_calls": 20_000,
         "profile_calls": 2000,
         "profile_streams": 40,
+        "peer_pairs": 2,  # row 7: (otel-genai, openai-v2) worker pairs, alternating
+        "peer_rounds": 8,
     },
     "quick": {
         "chat_rounds": 4,
@@ -61,9 +64,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "delivery_calls": 2000,
         "profile_calls": 300,
         "profile_streams": 8,
+        "peer_pairs": 1,
+        "peer_rounds": 3,
     },
 }
-GROUPS = ("calls", "import", "memory", "delivery")
+GROUPS = ("calls", "import", "memory", "delivery", "peer")
+PEER = "opentelemetry-instrumentation-openai-v2"  # row 7: the official instrumentation, in its own venv
+PEER_VENV = Path(tempfile.gettempdir()) / "otel-genai-bench-openai-v2"  # created once, then reused
 # The per-call workers export spans only when they flush (or a batch fills), so export CPU is attributed
 # to the block whose spans it exports. The default 5 s timer would export in whichever block runs then.
 NO_SPAN_TIMER = {"OTEL_BSP_SCHEDULE_DELAY": "3600000"}
@@ -320,6 +327,88 @@ def worker_calls(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     return {"series": {k: asdict(v) for k, v in results.items()}, "spans_expected": toggle.instrumented_calls}
 
 
+def worker_chat(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Row 7, our side: sync non-streaming calls only, as row 1, with the peer's round count."""
+    toggle = Toggle(endpoint, p["metric_interval_ms"])
+    series = measure(toggle, Workload().sync_calls, p["calls_per_block"], p["peer_rounds"], stream=False)
+    import otel_genai
+
+    otel_genai.shutdown()
+    return {"series": asdict(series), "spans_expected": toggle.instrumented_calls}
+
+
+class PeerToggle:
+    """The official openai-v2 instrumentation on SDK providers exporting OTLP/HTTP (its documented set-up).
+
+    Runs in the peer's own virtualenv, where otel_genai is not installed; same interface as ``Toggle``.
+    """
+
+    def __init__(self, endpoint: str, metric_interval_ms: int) -> None:
+        from opentelemetry import metrics, trace
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        resource = Resource.create({"service.name": "openai-v2-bench"})
+        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(f"{endpoint}/v1/traces")))
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(f"{endpoint}/v1/metrics"), export_interval_millis=metric_interval_ms
+        )
+        meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
+        self.providers = (tracer_provider, meter_provider)
+        from openai.resources.chat.completions import Completions
+
+        self.unpatched = Completions.__dict__["create"]
+        self.instrumentor = OpenAIInstrumentor()
+        self.kwargs = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+        self.kwargs["skip_dep_check"] = True
+        self.instrumentor.instrument(**self.kwargs)
+        self.on = True
+        self.instrumented_calls = 0
+        self.flush_spans = tracer_provider.force_flush
+        self._check()
+
+    def set(self, on: bool) -> None:
+        if on != self.on:
+            if on:
+                self.instrumentor.instrument(**self.kwargs)
+            else:
+                self.instrumentor.uninstrument()
+            self.on = on
+            self._check()
+
+    def _check(self) -> None:
+        from openai.resources.chat.completions import Completions
+
+        # openai's own decorators set __wrapped__ too: compare with the unpatched function instead
+        if (Completions.__dict__["create"] is not self.unpatched) != self.on:
+            raise RuntimeError(f"Completions.create is not {'in' if not self.on else ''}strumented")
+
+
+def worker_peer(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """Row 7, the peer's side: the same measurement with the official instrumentation."""
+    from importlib.metadata import version
+
+    toggle = PeerToggle(endpoint, p["metric_interval_ms"])
+    series = measure(toggle, Workload().sync_calls, p["calls_per_block"], p["peer_rounds"], stream=False)
+    for provider in toggle.providers:
+        provider.shutdown()
+    return {
+        "series": asdict(series),
+        "spans_expected": toggle.instrumented_calls,
+        "version": version(PEER),
+        "openai": version("openai"),
+    }
+
+
 def rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -467,6 +556,8 @@ WORKERS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "memory": worker_memory,
     "delivery": worker_delivery,
     "profile": worker_profile,
+    "chat": worker_chat,
+    "peer": worker_peer,
 }
 
 
@@ -485,9 +576,10 @@ def run_worker(
     *,
     capture: bool = True,
     env: dict[str, str] | None = None,
+    python: str = sys.executable,
 ) -> tuple[Any, str]:
     """Run one worker subprocess; returns (its result dict, its stderr)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--endpoint", endpoint]
+    cmd = [python, str(Path(__file__).resolve()), "--worker", name, "--endpoint", endpoint]
     cmd += ["--params", json.dumps(preset)]
     proc = subprocess.run(
         cmd,
@@ -695,6 +787,72 @@ def delivery_row(preset: dict[str, Any]) -> Row:
     )
 
 
+def peer_python() -> str:
+    """The peer's virtualenv (created on first use): the official instrumentation and the same openai."""
+    from importlib.metadata import version
+
+    python = PEER_VENV / "bin" / "python"
+    wanted = [
+        PEER,
+        "opentelemetry-sdk",
+        "opentelemetry-exporter-otlp-proto-http",
+        f"openai=={version('openai')}",
+        "httpx",  # openai-v2 imports it; openai 3.x (on httpx2) no longer pulls it in
+        "opentelemetry-util-genai==1.1b0",  # openai-v2 2.4b0 imports a module later releases dropped
+    ]
+    marker = PEER_VENV / "installed.json"
+    if not marker.exists() or json.loads(marker.read_text()) != wanted:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=True)
+        marker.write_text(json.dumps(wanted))
+    return str(python)
+
+
+def per_call(series: dict[str, Any]) -> tuple[float, float, float]:
+    """Added CPU per call, hook + export (as row 1), with the IQR of the hook's per-round differences."""
+    hook, q1, q3 = paired(series["plain_cpu"], series["instr_cpu"])
+    export = paired(series["plain_export"], series["instr_export"])[0]
+    return hook + export, q1 + export, q3 + export
+
+
+def peer_row(preset: dict[str, Any]) -> Row:
+    """Row 7: otel-genai vs the official instrumentation, worker pairs alternating in one run."""
+    python = peer_python()
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    with start_receiver() as receiver:
+        for _ in range(preset["peer_pairs"]):
+            ours.append(run_worker("chat", receiver.endpoint, preset, env=NO_SPAN_TIMER)[0])
+            cmd_result = run_worker("peer", receiver.endpoint, preset, env=NO_SPAN_TIMER, python=python)
+            theirs.append(cmd_result[0])
+        received = settled_span_count(receiver)
+    expected = sum(r["spans_expected"] for r in ours + theirs)
+    ours_added = [per_call(r["series"]) for r in ours]
+    theirs_added = [per_call(r["series"]) for r in theirs]
+    ours_value = statistics.median(a for a, _, _ in ours_added)
+    theirs_value = statistics.median(a for a, _, _ in theirs_added)
+
+    def spans(values: list[tuple[float, float, float]]) -> str:
+        return ", ".join(f"{a:.0f} (IQR {lo:.0f}..{hi:.0f})" for a, lo, hi in values)
+
+    detail = (
+        f"otel-genai +{ours_value:.0f} µs/call [{spans(ours_added)}] vs {PEER} {theirs[0]['version']} "
+        f"+{theirs_value:.0f} µs/call [{spans(theirs_added)}]; sync chat, hook + export, "
+        f"{len(ours)} alternating worker pairs, openai {theirs[0]['openai']} in both; "
+        f"spans received {received} of {expected}"
+    )
+    return Row(
+        "7",
+        "added CPU per sync call, share of the official openai-v2",
+        ours_value / theirs_value,
+        "x",
+        0.5,
+        "<=",
+        detail,
+        {"ours": ours, "peer": theirs},
+    )
+
+
 def fmt(value: float) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
@@ -783,7 +941,9 @@ def main(argv: list[str] | None = None) -> int:
             rows += import_rows(preset)
         elif group == "memory":
             rows.append(memory_row(preset))
-        else:
+        elif group == "peer":
+            rows.append(peer_row(preset))
+        elif group == "delivery":
             rows.append(delivery_row(preset))
         print(f"{time.perf_counter() - group_started:.1f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started
