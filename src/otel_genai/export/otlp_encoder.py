@@ -201,8 +201,15 @@ class SpanEncoder:
         return b"".join(out)
 
     def _span(self, span: Any) -> bytes:
-        context = span.get_span_context()
-        parent = span.parent
+        context: Any  # an exported span always has its context
+        if type(span) is ReadableSpan:  # the SDK's own class: its fields, without a property call each
+            context, parent, name, kind = span._context, span._parent, span._name, span._kind
+            start, end, attributes, status = span._start_time, span._end_time, span._attributes, span._status
+            events, links = span._events, span._links
+        else:
+            context, parent, name, kind = span.get_span_context(), span.parent, span.name, span.kind
+            start, end, attributes, status = span.start_time, span.end_time, span.attributes, span.status
+            events, links = span.events, span.links
         out = [
             b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
             b"\x12\x08" + context.span_id.to_bytes(8, "big"),
@@ -214,32 +221,27 @@ class SpanEncoder:
                 out.append(_field(b"\x1a", _utf8(text)))
         if parent:
             out.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-        name = span.name
         if name:
             out.append(_field(b"\x2a", _utf8(name)))
-        kind = span.kind.value + 1  # SpanKind.INTERNAL (0) is SPAN_KIND_INTERNAL (1) on the wire, and so on
-        out.append(b"\x30" + _VARINTS[kind])
-        if span.start_time:
-            out.append(b"\x39" + _pack_fixed64(span.start_time))
-        if span.end_time:
-            out.append(b"\x41" + _pack_fixed64(span.end_time))
-        # ReadableSpan.attributes wraps the store in a MappingProxyType; the SDK's own class is read direct
-        attributes = span._attributes if type(span) is ReadableSpan else span.attributes
+        out.append(b"\x30" + _VARINTS[kind.value + 1])  # SpanKind.INTERNAL (0) is SPAN_KIND_INTERNAL (1)
+        if start:
+            out.append(b"\x39" + _pack_fixed64(start))
+        if end:
+            out.append(b"\x41" + _pack_fixed64(end))
         out.append(self._attributes(b"\x4a", attributes))
         dropped = span.dropped_attributes
         if dropped:
             out.append(b"\x50" + _varint(dropped))
-        for event in span.events or ():
+        for event in events or ():
             out.append(_field(b"\x5a", self._event(event)))
         dropped = span.dropped_events
         if dropped:
             out.append(b"\x60" + _varint(dropped))
-        for link in span.links or ():
+        for link in links or ():
             out.append(_field(b"\x6a", self._link(link)))
         dropped = span.dropped_links
         if dropped:
             out.append(b"\x70" + _varint(dropped))
-        status = span.status
         if status is not None:
             body = b""
             if status.description:
