@@ -7,6 +7,7 @@ timer never fires; the real GIL-starvation case is benchmarks/ row 6.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -22,12 +23,14 @@ class _NeverSet(threading.Event):
 
 
 class _Recording(SpanExporter):
-    def __init__(self, result: SpanExportResult = SpanExportResult.SUCCESS) -> None:
+    def __init__(self, result: SpanExportResult = SpanExportResult.SUCCESS, delay: float = 0.0) -> None:
         self.result = result
+        self.delay = delay
         self.batches: list[tuple[int, str]] = []  # (size, exporting thread's name)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.batches.append((len(spans), threading.current_thread().name))
+        time.sleep(self.delay)
         return self.result
 
 
@@ -85,6 +88,14 @@ def test_a_failing_backend_never_makes_user_calls_export() -> None:
     provider, processor = _starved(exporter)
     _end_spans(provider, 200)
     assert processor.caller_exports == 1  # the first one failed; from then on the SDK's behaviour: drop
+    provider.shutdown()
+
+
+def test_a_slow_backend_never_makes_user_calls_wait_again() -> None:
+    exporter = _Recording(delay=0.3)
+    provider, processor = _starved(exporter)
+    _end_spans(provider, 200)
+    assert processor.caller_exports == 1  # that one took 0.3 s: no more on the caller's thread
     provider.shutdown()
 
 

@@ -6,8 +6,9 @@ overflows and spans are dropped. Changing the interpreter's switch interval woul
 setting belongs to the application. Instead, once the queue is past a high-water mark, the thread that
 ends a span exports one batch itself when the export thread is idle, or, when the export thread is in
 the middle of an export, waits a few milliseconds for it (handing it the GIL), at most every 50 ms.
-Both only while exports succeed: with a failing backend, spans are dropped as the SDK drops them,
-and no user call waits. Every export on a caller's thread is counted in ``caller_exports``.
+Neither while exports fail, and caller-side exports pause for 30 s after one that was slow: with a
+failing or slow backend, spans are dropped as the SDK drops them, and user calls do not wait for it.
+Every export on a caller's thread is counted in ``caller_exports``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,14 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 _log = logging.getLogger("otel_genai")
 _YIELD_S = 0.002  # how long a caller waits for a busy export thread
 _YIELD_EVERY_S = 0.05  # and how often at most
+# A caller-side export slower than this (a slow backend) pauses caller-side exports for _PAUSE_S. Only
+# those are timed: the export thread's own exports take long under GIL starvation, when relief is needed.
+_SLOW_S = 0.25
+_PAUSE_S = 30.0
 
 
 class _Health(SpanExporter):
-    """Remembers whether the last export succeeded (caller-side exports stop while it fails)."""
+    """Whether the last export succeeded (caller-side exports stop while exports fail)."""
 
     def __init__(self, exporter: SpanExporter) -> None:
         self.exporter = exporter
@@ -61,6 +66,7 @@ class BackpressureSpanProcessor(BatchSpanProcessor):  # type: ignore[misc,unused
         super().__init__(self._health, **kwargs)
         self.caller_exports = 0  # batches exported on the thread that ended a span
         self._last_yield = 0.0
+        self._paused_until = 0.0
         processor = getattr(self, "_batch_processor", None)
         queue = getattr(processor, "_queue", None)
         lock = getattr(processor, "_export_lock", None)
@@ -80,7 +86,12 @@ class BackpressureSpanProcessor(BatchSpanProcessor):  # type: ignore[misc,unused
 
     def on_end(self, span: ReadableSpan) -> None:
         super().on_end(span)
-        if self._enabled and len(self._processor._queue) >= self.high_water and not self._health.failing:
+        if (
+            self._enabled
+            and len(self._processor._queue) >= self.high_water
+            and not self._health.failing
+            and time.monotonic() >= self._paused_until
+        ):
             try:
                 self._relieve()
             except Exception:  # never into the user's call
@@ -101,10 +112,13 @@ class BackpressureSpanProcessor(BatchSpanProcessor):  # type: ignore[misc,unused
                 if self.caller_exports == 1:
                     _log.debug("otel-genai: span export thread starved; exporting on the calling thread")
                 token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+                started = time.monotonic()
                 try:
                     self._health.export(batch)
                 finally:
                     detach(token)
+                    if time.monotonic() - started > _SLOW_S:
+                        self._paused_until = time.monotonic() + _PAUSE_S
             finally:
                 lock.release()
             return
