@@ -224,6 +224,17 @@ def test_sync_exhausted(instrument: Any, replay: Any, path: str) -> None:
 
 
 @RECORDINGS
+def test_sync_stream_iterated_without_a_reference(instrument: Any, replay: Any, path: str) -> None:
+    """``for c in create(...)``: only the loop holds the stream; the span must still see every chunk."""
+    telemetry, server = instrument(), replay(path)
+    client = sync_client(server)
+    chunks = [c for c in client.chat.completions.create(**kwargs_for(request_body(path)))]
+    assert len(chunks) == CHUNK_COUNTS[path]
+    collect(telemetry)
+    check(telemetry, server, path, Outcome(CHUNK_COUNTS[path], exhausted=True))
+
+
+@RECORDINGS
 def test_sync_break_then_garbage_collected(instrument: Any, replay: Any, path: str) -> None:
     telemetry, server = instrument(), replay(path)
     stream = sync_client(server).chat.completions.create(**kwargs_for(request_body(path)))
@@ -355,6 +366,16 @@ async def test_async_exhausted(instrument: Any, replay: Any, path: str) -> None:
     assert all(isinstance(c, openai.types.chat.ChatCompletionChunk) for c in chunks)
     await close_again_async(telemetry, stream)
     del stream
+    collect(telemetry)
+    check(telemetry, server, path, Outcome(CHUNK_COUNTS[path], exhausted=True))
+
+
+@RECORDINGS
+async def test_async_stream_iterated_without_a_reference(instrument: Any, replay: Any, path: str) -> None:
+    telemetry, server = instrument(), replay(path)
+    client = async_client(server)
+    chunks = [c async for c in await client.chat.completions.create(**kwargs_for(request_body(path)))]
+    assert len(chunks) == CHUNK_COUNTS[path]
     collect(telemetry)
     check(telemetry, server, path, Outcome(CHUNK_COUNTS[path], exhausted=True))
 

@@ -241,6 +241,7 @@ def _traces(
     if given is not None:
         return given, False, None  # a non-SDK provider the caller chose: use it as it is
     provider = TracerProvider(resource=resource, sampler=sampler_for(settings), shutdown_on_exit=False)
+    provider._otel_genai_fast_spans = True  # type: ignore[attr-defined]  # read by core.recorder.Recorder
     counter = _add_span_exporters(provider, settings)
     trace.set_tracer_provider(provider)
     return provider, True, counter
@@ -250,14 +251,15 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
     counter = None
     for name in settings.exporters["traces"]:
         if name == "otlp":
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from .export.span_exporter import FastOTLPSpanExporter  # the SDK's, with a direct encoder
+            from .export.span_processor import BackpressureSpanProcessor  # the SDK's, never starved
 
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
             exporter = counter.wrap(
-                _watched(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")), settings, "traces")
+                _watched(FastOTLPSpanExporter(**_otlp_kwargs(settings, "traces")), settings, "traces")
             )
-            provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_defaults()))
+            provider.add_span_processor(BackpressureSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 

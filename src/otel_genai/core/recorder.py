@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from .. import semconv as sc
 from ..config import ContentCapture, Settings
 from ..version import __version__
-from . import audit, content, pricing, redaction, scope, scrub
+from . import audit, content, fastspan, pricing, redaction, scope, scrub
 from .invocation import Invocation
 
 _log = logging.getLogger("otel_genai")
@@ -45,6 +45,10 @@ _LEGACY_PREFIXES = ("gen_ai.openai.", "llm.", "traceloop.", "gen_ai.prompt.", "g
 _LEGACY_NAMES = frozenset(
     {sc.LEGACY_SYSTEM, sc.LEGACY_USAGE_PROMPT_TOKENS, sc.LEGACY_USAGE_COMPLETION_TOKENS}
 )
+
+
+def _sdk_set_attributes(span: Any, attributes: dict[str, Any]) -> None:
+    span.set_attributes(attributes)
 
 
 def _legacy_name(name: str) -> bool:
@@ -131,6 +135,9 @@ class Recorder:
         self._legacy = settings.legacy_attributes
         self._limit = settings.max_content_length
         self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        # On the provider init() built, attributes we built skip the SDK's re-check (core/fastspan.py).
+        fast_spans = getattr(tracer_provider, "_otel_genai_fast_spans", False) is True
+        self._set_attributes = fastspan.set_attributes if fast_spans else _sdk_set_attributes
         meter = get_meter(_SCOPE, __version__, meter_provider)
         # The provider init() built carries a fast in-process aggregator (core/fastmetrics.py).
         fast = getattr(meter_provider, "_otel_genai_metrics", None)
@@ -205,19 +212,22 @@ class Recorder:
     def start(self, inv: Invocation, *, activate: bool = True) -> None:
         """Open the span (sampling-relevant attributes at start) or join an inference already open."""
         inv.start_ns = time.perf_counter_ns()
-        for key, value in scope.attributes().items():  # workflow name, association properties
+        ctx = otel_context.get_current()  # read once: scope, outer inference, parent span
+        for key, value in scope.attributes(ctx).items():  # workflow name, association properties
             inv.attributes.setdefault(key, value)
-        outer = active_invocation()
-        if outer is not None and outer.span is not None:
+        outer = ctx.get(_INFERENCE_KEY)
+        if isinstance(outer, Invocation) and outer.span is not None:
             inv.outer = outer  # another layer (e.g. LangChain) owns the span: enrich it, emit nothing
             return
         prices = self._prices
         if prices is not None and not prices.loaded and prices.priceable(inv.provider):
             prices.warm()  # import genai-prices while the request is in flight, off this thread
         name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
-        inv.span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=self._start_attributes(inv))
+        inv.span = self.tracer.start_span(
+            name, ctx, kind=SpanKind.CLIENT, attributes=self._start_attributes(inv)
+        )
         if activate:
-            ctx = trace.set_span_in_context(inv.span)
+            ctx = trace.set_span_in_context(inv.span, ctx)
             inv.context_token = otel_context.attach(otel_context.set_value(_INFERENCE_KEY, inv, ctx))
 
     def deactivate(self, inv: Invocation) -> None:
@@ -299,9 +309,9 @@ class Recorder:
                     legacy = {k: v for k, v in extra.items() if _legacy_name(k)}
                     rest = {k: v for k, v in extra.items() if k not in legacy}
                     rest.update({**self._start_attributes(inv), **attributes})
-                    span.set_attributes({**_fit(span, legacy, rest), **rest})
+                    self._set_attributes(span, {**_fit(span, legacy, rest), **rest})
                 else:
-                    span.set_attributes(attributes)
+                    self._set_attributes(span, attributes)
             if inv.error_type is not None:
                 span.set_status(Status(StatusCode.ERROR))
             self._record_metrics(inv, end_ns, cost)

@@ -12,6 +12,7 @@ import inspect
 import itertools
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import wrapt
@@ -93,6 +94,32 @@ class _Lifecycle:
             return None
 
 
+def _iterate(proxy: SyncStreamProxy) -> Iterator[Any]:
+    """``for chunk in proxy``: __next__ and on_chunk inlined, with the lookups hoisted out of the loop.
+
+    It holds the proxy: ``for chunk in client.create(...)`` keeps no other reference, and the proxy's
+    ``__del__`` ends the span (here: once this generator is dropped, as before).
+    """
+    state: _Lifecycle = proxy._self_state
+    pull, add, stamp, clock = proxy.__wrapped__.__next__, state.add, state.times.append, time.perf_counter_ns
+    while True:
+        try:
+            chunk = pull()
+        except StopIteration:
+            state.finish()
+            return
+        except BaseException as exc:
+            state.finish(exc)
+            raise
+        try:
+            if add(chunk):
+                continue
+        except Exception:
+            _log.debug("otel-genai: reading a stream chunk failed", exc_info=True)
+        stamp(clock())
+        yield chunk  # a consumer that stops here leaves the span to close(), __exit__ or __del__
+
+
 class _ResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     """The stream's HTTP response: helpers (openai's ``ChatCompletionStream``) close it directly."""
 
@@ -133,8 +160,10 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-i
     def response(self) -> Any:
         return _response_of(self)
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator, like openai's own Stream.__iter__: resuming it costs less per chunk than a call
+        # into __next__ does. next(stream) still works, through __next__.
+        return _iterate(self)
 
     def __next__(self) -> Any:
         while True:
@@ -184,20 +213,28 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         return _response_of(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
+        # Not an async generator: one abandoned by ``break`` is closed only when the event loop gets
+        # to it, and the span must end when the stream is collected.
         return self
 
     async def __anext__(self) -> Any:
+        state: _Lifecycle = self._self_state
         while True:
             try:
                 chunk = await self.__wrapped__.__anext__()
             except StopAsyncIteration:
-                self._self_state.finish()
+                state.finish()
                 raise
             except BaseException as exc:
-                self._self_state.finish(exc)
+                state.finish(exc)
                 raise
-            if not self._self_state.on_chunk(chunk):
-                return chunk
+            try:  # on_chunk, inlined: this runs once per chunk
+                if state.add(chunk):
+                    continue
+            except Exception:
+                _log.debug("otel-genai: reading a stream chunk failed", exc_info=True)
+            state.times.append(time.perf_counter_ns())
+            return chunk
 
     def __getattr__(self, name: str) -> Any:
         # close()/aclose() exist on some async streams and not on others (openai's AsyncStream has

@@ -110,7 +110,7 @@ def demo(args: argparse.Namespace) -> int:
             print(
                 f"Simulated providers on {sim.base_url.rsplit('/v1', 1)[0]} (OpenAI, Ollama, Bedrock APIs)\n"
             )
-            workload.run(sim.base_url, lambda name, text: print(f"  {name:<11} -> {_short(text)}"))
+            workload.run(sim.base_url, lambda name, text: print(f"  {name:<11} -> {_short(text)}"), ml=True)
             otel_genai.force_flush()
             print()
             if args.once:
@@ -124,7 +124,7 @@ def demo(args: argparse.Namespace) -> int:
                 while deadline is None or time.monotonic() < deadline:
                     time.sleep(min(random.uniform(3, 8), max(0.0, (deadline or 1e18) - time.monotonic())))
                     if deadline is None or time.monotonic() < deadline:
-                        workload.run(sim.base_url, lambda name, text: None)
+                        workload.run(sim.base_url, lambda name, text: None, ml=True)
             except KeyboardInterrupt:
                 pass
     finally:

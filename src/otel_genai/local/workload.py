@@ -17,8 +17,12 @@ from typing import Any
 Report = Callable[[str, str], None]
 
 
-def run(base_url: str, report: Report) -> list[str]:
-    """Run every available step against the simulator at ``base_url`` (``http://127.0.0.1:N/v1``)."""
+def run(base_url: str, report: Report, *, ml: bool = False) -> list[str]:
+    """Run every available step against the simulator at ``base_url`` (``http://127.0.0.1:N/v1``).
+
+    ``ml`` adds the classic-ML steps; they keep per-process state (one monitor, one training run), which
+    suits the demo's process and nothing else.
+    """
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key="demo-key", max_retries=0)
@@ -36,9 +40,9 @@ def run(base_url: str, report: Report) -> list[str]:
         steps.append(("ollama", lambda: _ollama(root)))
     if importlib.util.find_spec("boto3"):
         steps.append(("bedrock", lambda: _bedrock(root)))
-    if importlib.util.find_spec("numpy"):
+    if ml and importlib.util.find_spec("numpy"):
         steps.append(("served ML", _served_model))
-    if not _trained and _keras_backend():
+    if ml and not _trained and _keras_backend():
         steps.append(("training", _training))
     done = []
     for name, step in steps:
