@@ -23,16 +23,30 @@ _log = logging.getLogger("otel_genai")
 
 
 class Accumulator(Protocol):
-    """Folds chunks into one response; written once per provider stream type.
+    """Folds chunks into one response; written once per provider stream type (``StreamFold`` gives the
+    defaults). This is everything the core uses of one."""
 
-    It may also have ``error_type(exc) -> str | None`` to type an exception the stream raises (an HTTP
-    status that surfaces only on the first chunk); without it, or on None, the recorder's class name rule.
-    """
+    hide_usage_chunk: bool  # the hook asked for a usage-only chunk the user did not: add() hides it
 
     def add(self, chunk: Any) -> bool | None:
         """Fold one chunk; True hides it from the user (a chunk only the instrumentation asked for)."""
 
     def apply(self, inv: Invocation) -> None: ...
+
+    def error_type(self, exc: BaseException) -> str | None:
+        """Type an exception the stream raises (an HTTP status that surfaces only on the first chunk);
+        None: the recorder's class-name rule."""
+
+
+class StreamFold:
+    """Defaults for an ``Accumulator``: no hidden chunk, no error typing of its own."""
+
+    __slots__ = ("hide_usage_chunk",)
+
+    hide_usage_chunk: bool
+
+    def error_type(self, exc: BaseException) -> str | None:
+        return None
 
 
 class _Lifecycle:
@@ -82,11 +96,8 @@ class _Lifecycle:
             self.recorder.fail(self.inv, exc, self._error_type(exc))
 
     def _error_type(self, exc: BaseException) -> str | None:
-        classify = getattr(self.accumulator, "error_type", None)
-        if classify is None:
-            return None
         try:
-            result = classify(exc)
+            result = self.accumulator.error_type(exc)
             return result if isinstance(result, str) else None
         except Exception:
             _log.debug("otel-genai: typing a stream error failed", exc_info=True)

@@ -12,6 +12,7 @@ from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
 from ...core.recorder import Recorder
+from ...core.streams import StreamFold
 from .guardrails import Verdict, read_config
 from .readers import Usage, as_count, as_float, as_int, as_str, converse_usage, finish_reason
 
@@ -318,7 +319,7 @@ class ConverseFold:
         return reason
 
 
-class ConverseStreamAccumulator:
+class ConverseStreamAccumulator(StreamFold):
     """The core stream proxies' accumulator for ``converse_stream``'s event stream."""
 
     __slots__ = ("fold", "recorder")

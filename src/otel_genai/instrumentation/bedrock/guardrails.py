@@ -14,8 +14,8 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
+from ...core.readers import as_str
 from ...core.recorder import Recorder
-from ..openai.readers import as_str
 
 # policy type (metric value), span attribute, assessment key, (entry list, the field naming an entry)
 _POLICIES: tuple[tuple[str, str, str, tuple[tuple[str, str | None], ...]], ...] = (

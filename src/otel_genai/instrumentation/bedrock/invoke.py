@@ -32,8 +32,10 @@ from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
 from ...core.recorder import Recorder
+from ...core.streams import StreamFold
+from ...dialects import anthropic
 from ..openai import chat as openai_chat
-from . import anthropic, converse
+from . import converse
 from .guardrails import Verdict
 from .models import is_embeddings
 from .readers import (
@@ -347,7 +349,7 @@ def read_response(inv: Invocation, body: dict[str, Any], capture: bool) -> Verdi
 # --- streams ---------------------------------------------------------------------------------------
 
 
-class InvokeStreamAccumulator:
+class InvokeStreamAccumulator(StreamFold):
     """Folds ``{"chunk": {"bytes": ...}}`` events: each chunk's bytes are one JSON event of the model's own
     stream (Anthropic events, Converse-shaped Nova events, or text-family chunks), plus Bedrock's
     ``amazon-bedrock-invocationMetrics`` on the last one."""

@@ -34,8 +34,8 @@ from ... import semconv as sc
 from ...core.activation import attach, detach
 from ...core.invocation import Invocation
 from ...core.operations import AGENT, RETRIEVAL, TASK, TOOL, WORKFLOW, Operation, Operations
+from ...core.readers import as_list, as_str, get
 from ...core.recorder import Recorder
-from ..openai.readers import as_list, as_str, get
 from . import readers
 
 _log = logging.getLogger("otel_genai")

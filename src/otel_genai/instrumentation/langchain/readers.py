@@ -11,8 +11,8 @@ from typing import Any
 
 from ...core import content
 from ...core.invocation import Invocation, Message
+from ...core.readers import as_float, as_int, as_list, as_str, get
 from ..openai.chat import tool_definition
-from ..openai.readers import as_float, as_int, as_list, as_str, get
 
 # LangChain's ls_provider -> gen_ai.provider.name, where the spellings differ
 _PROVIDERS = {

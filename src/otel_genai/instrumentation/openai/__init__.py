@@ -20,10 +20,12 @@ class OpenAIInstrumentor(GenAIInstrumentor):
     def _patch(self, recorder: Any) -> None:
         from openai._base_client import AsyncAPIClient, SyncAPIClient
 
-        from .hook import async_wrapper, sync_wrapper
+        from ...core.hooks import hook
+        from .hook import OpenAIHook
 
-        self._wrap(SyncAPIClient, "request", sync_wrapper(recorder))
-        self._wrap(AsyncAPIClient, "request", async_wrapper(recorder))
+        sync_wrapper, async_wrapper = hook(OpenAIHook(), recorder)
+        self._wrap(SyncAPIClient, "request", sync_wrapper)
+        self._wrap(AsyncAPIClient, "request", async_wrapper)
 
 
 __all__ = ["OpenAIInstrumentor"]

@@ -11,8 +11,9 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
+from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.streams import StreamFold
 from . import content_filters
-from .readers import as_float, as_int, as_list, as_str, get
 
 # --- request -----------------------------------------------------------------------------------
 
@@ -204,7 +205,7 @@ def output_message(message: Any, finish_reason: str) -> Message:
 _MAX_CHOICES = 128
 
 
-class ChatAccumulator:
+class ChatAccumulator(StreamFold):
     """Folds ``ChatCompletionChunk`` objects; keeps text and tool-call fragments only when capturing."""
 
     __slots__ = (
@@ -212,7 +213,6 @@ class ChatAccumulator:
         "envelope",
         "filters",
         "finish",
-        "hide_usage_chunk",
         "max_index",
         "prompt_filters",
         "texts",

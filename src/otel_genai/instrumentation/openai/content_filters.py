@@ -12,7 +12,7 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
-from .readers import get
+from ...core.readers import get
 
 # Azure category -> neutral activation type
 CATEGORIES = {

@@ -8,8 +8,8 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
+from ...core.readers import as_list, as_str, get
 from .chat import read_usage
-from .readers import as_list, as_str, get
 
 
 def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
