@@ -218,3 +218,8 @@ AUDIT_INPUT_DIGEST = "gen_ai.input.messages.sha256"  # hex SHA-256 of the input 
 AUDIT_OUTPUT_DIGEST = "gen_ai.output.messages.sha256"  # hex SHA-256 of the output messages (JSON)
 TRACE_ID = "trace_id"
 SPAN_ID = "span_id"
+
+# --- provider kit (issue 14): Anthropic and Google Gen AI ---------------------------------------------
+PROVIDER_ANTHROPIC = "anthropic"
+PROVIDER_GCP_GEMINI = "gcp.gemini"  # generativelanguage.googleapis.com (the Gemini API)
+PROVIDER_GCP_VERTEX_AI = "gcp.vertex_ai"  # aiplatform.googleapis.com

@@ -12,6 +12,7 @@ INSTRUMENTORS: dict[str, str] = {
     "manual": "otel_genai.manual:ManualInstrumentor",  # the decorators' configuration, not a library
     "bedrock": "otel_genai.instrumentation.bedrock:BedrockInstrumentor",
     "ollama": "otel_genai.instrumentation.ollama:OllamaInstrumentor",
+    "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
 }
 
 
