@@ -13,6 +13,7 @@ INSTRUMENTORS: dict[str, str] = {
     "bedrock": "otel_genai.instrumentation.bedrock:BedrockInstrumentor",
     "ollama": "otel_genai.instrumentation.ollama:OllamaInstrumentor",
     "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
+    "google_genai": "otel_genai.instrumentation.google_genai:GoogleGenAIInstrumentor",
 }
 
 
