@@ -36,11 +36,13 @@ MODES = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"]
 
 # Literal anchors, one row per interaction: (input, output, finish reasons, cache read, reasoning tokens).
 # None = the recording reports no such count, so the span must not carry the attribute at all.
+# OpenAI finish reasons -> the semconv values (the core rule, docs/telemetry.md)
+SEMCONV_REASONS = {"tool_calls": "tool_call", "function_call": "tool_call"}
 RECORDED: dict[str, list[tuple[int | None, int | None, tuple[str, ...], int | None, int | None]]] = {
     "chat_basic_gpt4o_mini": [(12, 5, ("stop",), 0, 0)],
-    "chat_legacy_function_call_gpt4": [(82, 16, ("function_call",), 0, 0)],
+    "chat_legacy_function_call_gpt4": [(82, 16, ("tool_call",), 0, 0)],
     "chat_n2_choices": [(12, 24, ("stop", "stop"), 0, 0)],
-    "chat_parallel_tool_calls_gpt35": [(70, 46, ("tool_calls",), 0, 0)],
+    "chat_parallel_tool_calls_gpt35": [(70, 46, ("tool_call",), 0, 0)],
     "chat_parse_json_schema_gpt4o": [(68, 37, ("stop",), 0, 0)],
     "chat_parse_refusal_gpt4o": [(65, 13, ("stop",), 0, 0)],
     "chat_prompt_caching_cached_tokens": [(1149, 315, ("stop",), 0, 0), (1149, 353, ("stop",), 1024, 0)],
@@ -52,9 +54,9 @@ RECORDED: dict[str, list[tuple[int | None, int | None, tuple[str, ...], int | No
     "chat_stream_include_usage_gpt4": [(12, 5, ("stop",), 0, 0)],
     "chat_stream_n2_include_usage": [(26, 104, ("stop", "stop"), 0, 0)],
     "chat_stream_no_usage_gpt4": [(None, None, ("stop",), None, None)],
-    "chat_stream_parallel_tool_calls_no_usage": [(None, None, ("tool_calls",), None, None)],
-    "chat_stream_tool_calls_include_usage": [(75, 51, ("tool_calls",), 0, 0)],
-    "chat_tool_call_roundtrip": [(75, 51, ("tool_calls",), 0, 0), (99, 25, ("stop",), 0, 0)],
+    "chat_stream_parallel_tool_calls_no_usage": [(None, None, ("tool_call",), None, None)],
+    "chat_stream_tool_calls_include_usage": [(75, 51, ("tool_call",), 0, 0)],
+    "chat_tool_call_roundtrip": [(75, 51, ("tool_call",), 0, 0), (99, 25, ("stop",), 0, 0)],
     "chat_vision_image_url_finish_length": [(438, 16, ("length",), None, None)],
 }
 
@@ -157,7 +159,9 @@ def expected_attributes(name: str, index: int, server: ReplayServer) -> dict[str
         **REQUEST_ATTRIBUTES.get(name, {}),
         "gen_ai.response.id": response["id"],
         "gen_ai.response.model": response["model"],
-        "gen_ai.response.finish_reasons": tuple(c["finish_reason"] for c in response["choices"]),
+        "gen_ai.response.finish_reasons": tuple(
+            SEMCONV_REASONS.get(c["finish_reason"], c["finish_reason"]) for c in response["choices"]
+        ),
     }
     if body.get("stream"):
         a["gen_ai.request.stream"] = True
@@ -480,7 +484,7 @@ def test_tool_call_round_trip(
 
     spans = telemetry.spans()
     assert [s.name for s in spans] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
-    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans] == [("tool_calls",), ("stop",)]
+    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans] == [("tool_call",), ("stop",)]
     assert [s.attributes["gen_ai.response.id"] for s in spans] == [first.id, second.id]
     assert [s.attributes["gen_ai.usage.input_tokens"] for s in spans] == [75, 99]
     assert [s.attributes["gen_ai.usage.output_tokens"] for s in spans] == [51, 25]

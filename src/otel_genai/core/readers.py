@@ -108,6 +108,7 @@ _FINISH_REASONS = {
     "tool_use": "tool_call",
     "tool_calls": "tool_call",
     "tool_call": "tool_call",
+    "function_call": "tool_call",  # OpenAI legacy functions
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
     "refusal": "content_filter",

@@ -22,6 +22,7 @@ from ..config import ContentCapture, Settings
 from ..version import __version__
 from . import audit, content, pricing, redaction, scope
 from .invocation import Invocation
+from .readers import finish_reason
 
 _log = logging.getLogger("otel_genai")
 _INFERENCE_KEY = otel_context.create_key("otel_genai.inference")
@@ -32,6 +33,18 @@ def active_invocation() -> Invocation | None:
     """The inference currently open in this context (any layer), if any."""
     value = otel_context.get_value(_INFERENCE_KEY)
     return value if isinstance(value, Invocation) else None
+
+
+def normalise_finish_reasons(inv: Invocation) -> None:
+    """The one finish-reason rule for every provider: semconv values (stop, length, content_filter,
+    tool_call, error) through ``readers.finish_reason``; a value it does not know is kept as sent."""
+    reasons = inv.finish_reasons
+    if reasons:
+        inv.finish_reasons = [finish_reason(r) or r for r in reasons]
+    for message in inv.output_messages or ():
+        reason = message.get("finish_reason")
+        if reason is not None:
+            message["finish_reason"] = finish_reason(reason) or reason
 
 
 def error_type_of(exc: BaseException) -> str:
@@ -238,6 +251,7 @@ class Recorder:
     ) -> None:
         """Everything ``finish`` records, then the span's end (``end_time`` when completed later)."""
         try:
+            normalise_finish_reasons(inv)
             digests = self._digests(inv) if self._audit is not None else None
             if self._redact is not None:
                 redaction.apply(inv, self._redact)

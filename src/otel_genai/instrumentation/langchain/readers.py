@@ -12,6 +12,7 @@ from typing import Any
 from ...core import content
 from ...core.invocation import Invocation, Message
 from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.readers import finish_reason as finish_reason_rule
 from ..openai.chat import tool_definition
 
 # LangChain's ls_provider -> gen_ai.provider.name, where the spellings differ
@@ -30,15 +31,6 @@ _PROVIDERS = {
     "watsonx": "ibm.watsonx.ai",
 }
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
-# provider finish/stop reasons -> the conventions' values (anything else passes through)
-_FINISH = {
-    "tool_calls": "tool_call",
-    "tool_use": "tool_call",
-    "function_call": "tool_call",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-}
 _OWN_IDS = ("lc_run-", "run-")  # message ids LangChain made up, not the provider's response id
 
 
@@ -167,7 +159,7 @@ def finish_reason(generation: Any) -> str | None:
         or as_str(get(metadata, "stop_reason"))
         or as_str(get(metadata, "done_reason"))
     )
-    return _FINISH.get(raw.lower(), raw.lower()) if raw else None
+    return finish_reason_rule(raw.lower()) if raw else None
 
 
 def read_response(inv: Invocation, response: Any, capture: bool) -> None:
