@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from .invocation import Invocation
 from .recorder import Recorder
@@ -74,12 +76,22 @@ class Provider:
     def read_error(self, inv: Invocation, exc: BaseException) -> None:
         """What an error says besides its type (a content-filter verdict, a request id)."""
 
-    def stream_of(self, result: Any, is_async: bool) -> Any:
+    def stream_of(self, call: Call, result: Any, is_async: bool) -> Any:
         """The iterator in ``result`` to proxy (None: not a stream); ``put_stream`` puts the proxy back."""
         return result if hasattr(result, "__anext__" if is_async else "__next__") else None
 
     def put_stream(self, result: Any, proxy: Any) -> Any:
         return proxy
+
+    def needs_body(self, call: Call, result: Any) -> bool:
+        """Whether the response body must be read (into ``call.body``) before the call ends."""
+        return False
+
+    def read_body(self, result: Any) -> bytes | None:
+        raise NotImplementedError
+
+    async def read_body_async(self, result: Any) -> bytes | None:
+        raise NotImplementedError
 
 
 class StainlessRequest(NamedTuple):
@@ -106,7 +118,7 @@ def stainless_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Stainles
 class Call:
     """One hooked request: the invocation, its endpoint, and the provider that reads it."""
 
-    __slots__ = ("endpoint", "hide_usage_chunk", "inv", "provider", "recorder")
+    __slots__ = ("body", "endpoint", "hide_usage_chunk", "inv", "provider", "recorder", "suppress")
 
     def __init__(self, provider: Provider, recorder: Recorder, inv: Invocation, endpoint: Endpoint) -> None:
         self.provider = provider
@@ -114,6 +126,8 @@ class Call:
         self.inv = inv
         self.endpoint = endpoint
         self.hide_usage_chunk = False  # the hook asked for a usage chunk the user did not ask for
+        self.suppress = False  # run the user's call with other instrumentation suppressed
+        self.body: bytes | None = None  # the response body, when the provider needs it read
 
     def read_response(self, inv: Invocation, response: Any, capture: bool) -> None:
         self.endpoint.read_response(inv, response, capture)
@@ -144,7 +158,7 @@ class Call:
             if self.provider.raw_responses and _is_raw(type(result)):
                 return self._end_raw(result)
             if self.inv.streaming:
-                stream = self.provider.stream_of(result, is_async)
+                stream = self.provider.stream_of(self, result, is_async)
                 if stream is not None:
                     return self.provider.put_stream(result, self.wrap_stream(stream, is_async=is_async))
             self.read_response(self.inv, result, self.recorder.capture_content)
@@ -184,13 +198,7 @@ def _has_body(http_response: Any) -> bool:
         return False
 
 
-class _Ending(Protocol):
-    def fail(self, exc: BaseException) -> None: ...
-
-    def end(self, result: Any, *, is_async: bool) -> Any: ...
-
-
-Begin = Callable[[Any, tuple[Any, ...], dict[str, Any]], _Ending | None]
+Begin = Callable[[Any, tuple[Any, ...], dict[str, Any]], Call | None]
 
 
 def guarded(provider: Provider, recorder: Recorder) -> Begin:
@@ -206,16 +214,34 @@ def guarded(provider: Provider, recorder: Recorder) -> Begin:
     return begin
 
 
+def _wants_body(call: Call, result: Any) -> bool:
+    try:
+        return call.provider.needs_body(call, result)
+    except Exception:
+        _log.debug("otel-genai: inspecting a %s response failed", call.provider.label, exc_info=True)
+        return False
+
+
 def sync_wrapper(begin: Begin) -> Callable[..., Any]:
     def wrapper(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call = begin(instance, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
         try:
-            result = wrapped(*args, **kwargs)
+            if call.suppress:
+                with suppress_instrumentation():
+                    result = wrapped(*args, **kwargs)
+            else:
+                result = wrapped(*args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
+        if _wants_body(call, result):
+            try:
+                call.body = call.provider.read_body(result)
+            except Exception as exc:  # the body's own read failed: the user's read will raise it again
+                call.fail(exc)
+                return result
         return call.end(result, is_async=False)
 
     return wrapper
@@ -227,10 +253,20 @@ def async_wrapper(begin: Begin) -> Callable[..., Any]:
         if call is None:
             return await wrapped(*args, **kwargs)
         try:
-            result = await wrapped(*args, **kwargs)
+            if call.suppress:
+                with suppress_instrumentation():
+                    result = await wrapped(*args, **kwargs)
+            else:
+                result = await wrapped(*args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
+        if _wants_body(call, result):
+            try:
+                call.body = await call.provider.read_body_async(result)
+            except Exception as exc:
+                call.fail(exc)
+                return result
         return call.end(result, is_async=True)
 
     return wrapper

@@ -47,6 +47,7 @@ class Invocation:
         "presence_penalty",
         "pricing_model",
         "provider",
+        "provider_counts",
         "reasoning_level",
         "reasoning_tokens",
         "request_model",
@@ -114,6 +115,8 @@ class Invocation:
         set[tuple[str, str]] | None
     )  # (type, stage): content, denied_topic, ...; input/output
     guardrail_blocked: str | None  # "input" (prompt blocked) or "output" (response filtered)
+    # provider-specific counters the recorder adds at the end: (metric, value, attributes, unit, description)
+    provider_counts: list[tuple[str, int, dict[str, Any], str, str]] | None
     # content, filled only when capture is on
     input_messages: list[Message] | None
     output_messages: list[Message] | None
@@ -158,6 +161,7 @@ class Invocation:
         self.pricing_model = self.service_tier = self.batch = None
         self.guardrail_configured = self.guardrail_intervened = None
         self.guardrail_activations = self.guardrail_blocked = None
+        self.provider_counts = None
         self.input_messages = self.output_messages = None
         self.system_instructions = self.tool_definitions = None
         self.start_ns = 0

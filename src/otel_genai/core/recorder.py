@@ -426,6 +426,8 @@ class Recorder:
                 self._guardrail_activations.add(
                     1, {**attributes, sc.GUARDRAIL_TYPE: kind, sc.GUARDRAIL_STAGE: stage}
                 )
+        for name, value, metric_attributes, unit, description in inv.provider_counts or ():
+            self.count(name, value, metric_attributes, unit, description)
 
     def _guardrail_attributes(self, inv: Invocation, attributes: dict[str, Any]) -> None:
         if inv.guardrail_configured or inv.guardrail_activations:

@@ -31,7 +31,6 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
-from ...core.recorder import Recorder
 from ...core.streams import StreamFold
 from ...dialects import anthropic
 from ..openai import chat as openai_chat
@@ -354,10 +353,10 @@ class InvokeStreamAccumulator(StreamFold):
     stream (Anthropic events, Converse-shaped Nova events, or text-family chunks), plus Bedrock's
     ``amazon-bedrock-invocationMetrics`` on the last one."""
 
-    __slots__ = ("action", "billed", "first_byte", "fold", "latency", "recorder", "trace")
+    __slots__ = ("action", "billed", "capture", "first_byte", "fold", "latency", "trace")
 
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
         self.fold: Any = None  # chosen by the first chunk's shape
         self.billed = Usage()
         self.latency: Any = None
@@ -374,7 +373,7 @@ class InvokeStreamAccumulator(StreamFold):
             return
         fold = self.fold
         if fold is None:
-            capture = self.recorder.capture_content
+            capture = self.capture
             if (
                 "type" in body
                 and isinstance(body["type"], str)
@@ -416,4 +415,4 @@ class InvokeStreamAccumulator(StreamFold):
                 inv.server_time_per_output_token = (latency - first_byte) / 1000 / (output - 1)
         if inv.response_model is None:
             inv.response_model = inv.request_model
-        guardrail_verdict(inv, self.action, self.trace).apply(inv, self.recorder)
+        guardrail_verdict(inv, self.action, self.trace).apply(inv)
