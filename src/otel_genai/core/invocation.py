@@ -23,6 +23,7 @@ class Invocation:
         "cache_read_tokens",
         "cache_write_tokens",
         "choice_count",
+        "dimensions",
         "chunk_count",
         "chunk_gaps_ns",
         "context_token",
@@ -90,6 +91,7 @@ class Invocation:
     output_type: str | None
     reasoning_level: str | None
     attributes: dict[str, Any]  # provider-specific span attributes, e.g. openai.request.service_tier
+    dimensions: dict[str, Any] | None  # provider-specific metric attributes (span attributes too)
     # response
     response_id: str | None
     response_model: str | None
@@ -153,6 +155,7 @@ class Invocation:
         self.stop_sequences = self.seed = self.choice_count = None
         self.frequency_penalty = self.presence_penalty = self.output_type = self.reasoning_level = None
         self.attributes = {}
+        self.dimensions = None
         self.response_id = self.response_model = self.finish_reasons = None
         self.input_tokens = self.output_tokens = None
         self.cache_read_tokens = self.cache_write_tokens = self.reasoning_tokens = self.vector_size = None

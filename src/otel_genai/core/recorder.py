@@ -383,9 +383,8 @@ class Recorder:
             attributes[sc.SERVER_ADDRESS] = inv.server_address
         if inv.server_port:
             attributes[sc.SERVER_PORT] = inv.server_port
-        tier = inv.attributes.get(sc.OPENAI_RESPONSE_SERVICE_TIER)
-        if tier:
-            attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        if inv.dimensions:  # a provider's own metric dimensions (openai.response.service_tier)
+            attributes.update(inv.dimensions)
         if inv.error_type is not None:
             self._duration.record(
                 (end_ns - inv.start_ns) / 1e9, {**attributes, sc.ERROR_TYPE: inv.error_type}

@@ -139,6 +139,7 @@ def read_response_envelope(inv: Invocation, response: Any) -> None:
     tier = as_str(get(response, "service_tier"))
     if tier:
         inv.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        inv.dimensions = {sc.OPENAI_RESPONSE_SERVICE_TIER: tier}
         inv.service_tier = tier  # priced at that tier's rates
     read_usage(inv, get(response, "usage"))
 

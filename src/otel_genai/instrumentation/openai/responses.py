@@ -140,6 +140,7 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     tier = as_str(get(response, "service_tier"))
     if tier:
         inv.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        inv.dimensions = {sc.OPENAI_RESPONSE_SERVICE_TIER: tier}
         inv.service_tier = tier  # priced at that tier's rates
     reason = finish_reason(response)
     inv.finish_reasons = [reason]
