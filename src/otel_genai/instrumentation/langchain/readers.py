@@ -13,6 +13,7 @@ from ...core import content
 from ...core.invocation import Invocation, Message
 from ...core.readers import as_float, as_int, as_list, as_str, get
 from ...core.readers import finish_reason as finish_reason_rule
+from ...dialects import anthropic
 from ..openai.chat import tool_definition
 
 # LangChain's ls_provider -> gen_ai.provider.name, where the spellings differ
@@ -105,7 +106,13 @@ def _parts(value: Any) -> list[dict[str, Any]]:
             url = get(url, "url") if not isinstance(url, str) else url
             if isinstance(url, str):
                 parts.append({"type": "uri", "modality": "image", "uri": url})
+        elif kind in _ANTHROPIC_BLOCKS and isinstance(block, dict):
+            parts.extend(anthropic.parts([block]))  # Anthropic-shaped content: the shared dialect
     return parts
+
+
+# Anthropic content blocks LangChain passes through as they are (tool_use is in ``tool_calls``)
+_ANTHROPIC_BLOCKS = frozenset({"image", "document", "tool_result"})
 
 
 def message(msg: Any, finish_reason: str | None = None) -> Message:
