@@ -132,6 +132,17 @@ def _response_of(proxy: Any) -> Any:
     return wrapped
 
 
+def _entered(stream: Any, name: str) -> Any:
+    """The stream's own ``__enter__``/``__aenter__``; a stream without one fails as it would unproxied."""
+    inner = stream
+    while isinstance(inner, wrapt.ObjectProxy):  # our own event-stream proxies (bedrock) included
+        inner = inner.__wrapped__
+    if not hasattr(inner, name):
+        kind = "asynchronous context manager" if name == "__aenter__" else "context manager"
+        raise TypeError(f"{type(inner).__name__!r} object does not support the {kind} protocol")
+    return getattr(stream, name)
+
+
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     """A synchronous iterator that looks and behaves exactly like the wrapped stream."""
 
@@ -167,7 +178,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-i
             self._self_state.finish()
 
     def __enter__(self) -> SyncStreamProxy:
-        self.__wrapped__.__enter__()
+        _entered(self.__wrapped__, "__enter__")()
         return self
 
     def __exit__(self, *exc_info: Any) -> Any:
@@ -239,7 +250,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         return close
 
     async def __aenter__(self) -> AsyncStreamProxy:
-        await self.__wrapped__.__aenter__()
+        await _entered(self.__wrapped__, "__aenter__")()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> Any:
