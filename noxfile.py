@@ -7,7 +7,8 @@ import nox
 nox.options.sessions = ["lint", "typecheck", "tests", "tests_openai_oldest"]
 nox.options.reuse_existing_virtualenvs = True
 
-PYTHON_PATHS = ("src", "tests", "benchmarks", "examples", "noxfile.py")
+PYTHON_PATHS = ("src", "tests", "benchmarks", "examples", "noxfile.py", ".ci")
+TORCH = "torch==2.13.0"  # Keras's backend for the ML tests (CPU wheel)
 OLDEST_OPENAI = "1.40.0"  # first release with chat.completions.parse (as beta); see docs/compatibility.md
 
 
@@ -15,6 +16,7 @@ OLDEST_OPENAI = "1.40.0"  # first release with chat.completions.parse (as beta);
 def tests(session: nox.Session) -> None:
     """The whole test suite against the newest openai release."""
     session.install("-e", ".[test]")
+    session.install("-e", ".[test-ml]", TORCH)  # the ML tests: Keras on torch, Flask under gunicorn
     session.run("pytest", *session.posargs)
 
 
@@ -43,3 +45,15 @@ def bench(session: nox.Session) -> None:
     """Overhead, import time, memory and delivery benchmarks (not part of the test run)."""
     session.install("-e", ".[test]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """The wheel builds and holds py.typed, LICENSE, NOTICE and the entry points (.ci/check_wheel.py)."""
+    import glob
+    import tempfile
+
+    out = tempfile.mkdtemp(prefix="otel-genai-wheel-")
+    session.run("python", "-m", "pip", "wheel", ".", "--no-deps", "--wheel-dir", out, silent=True)
+    (wheel,) = glob.glob(f"{out}/otel_genai-*.whl")
+    session.run("python", ".ci/check_wheel.py", wheel)

@@ -1,7 +1,10 @@
-"""A LangChain chain and a LangGraph graph, exported to the console (no backend, no API key needed).
+"""A LangChain chain and a LangGraph graph against the built-in simulator (no API key needed).
 
     pip install -e ".[langchain]" langchain-openai langgraph
-    python examples/langchain_chain.py
+    OTEL_SERVICE_NAME=example-langchain python examples/langchain_chain.py
+
+``init()`` reads the OTEL_* variables (OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT by default;
+OTEL_TRACES_EXPORTER=console prints the spans instead).
 
 Each chain or graph run is one `invoke_workflow` span; graph nodes are task spans; each model call is
 exactly one `chat` span under them, with the token metrics counted once. Drop the simulator to call the
@@ -15,7 +18,7 @@ from typing import TypedDict
 import otel_genai
 from otel_genai.local.simulator import Simulator
 
-otel_genai.init(service_name="example-langchain", traces_exporter="console", metrics_exporter="console")
+otel_genai.init()
 
 from langchain_core.output_parsers import StrOutputParser  # noqa: E402
 from langchain_core.prompts import ChatPromptTemplate  # noqa: E402

@@ -1,6 +1,9 @@
 """The manual API: workflow, agent and tool spans around plain client calls (no framework).
 
-    python examples/manual_api.py
+    OTEL_SERVICE_NAME=example-manual python examples/manual_api.py
+
+``init()`` reads the OTEL_* variables (OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT by default;
+OTEL_TRACES_EXPORTER=console prints the spans instead).
 
 `@otel_genai.workflow`, `@otel_genai.agent`, `@otel_genai.tool` and `@otel_genai.task` work on functions,
 coroutines and generators; `association_properties` labels every span in its block (never metrics).
@@ -11,7 +14,7 @@ from __future__ import annotations
 import otel_genai
 from otel_genai.local.simulator import Simulator
 
-otel_genai.init(service_name="example-manual", traces_exporter="console", metrics_exporter="none")
+otel_genai.init()
 
 from openai import OpenAI  # noqa: E402
 

@@ -1,9 +1,10 @@
-"""Chat and streaming through the OpenAI client, exported to the console (no backend, no API key needed).
+"""Chat and streaming through the OpenAI client against the built-in simulator (no API key needed).
 
-    python examples/openai_chat.py
+    OTEL_SERVICE_NAME=example-chat python examples/openai_chat.py
 
-Point it at a collector instead with OTEL_TRACES_EXPORTER=otlp OTEL_METRICS_EXPORTER=otlp and
-OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318; drop the simulator to call the real API.
+``init()`` reads the OTEL_* variables: telemetry goes over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT
+(default http://localhost:4318); OTEL_TRACES_EXPORTER=console OTEL_METRICS_EXPORTER=console prints it
+instead. Drop the simulator to call the real API.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import otel_genai
 from otel_genai.local.simulator import Simulator
 
-otel_genai.init(service_name="example-chat", traces_exporter="console", metrics_exporter="console")
+otel_genai.init()
 
 from openai import OpenAI  # noqa: E402  (importing after init() is fine; so is importing before)
 

@@ -415,15 +415,19 @@ def test_prebuilt_agent_loop(instrument: Any, replay: Any) -> None:
         "traceloop.span.kind": "tool",
         "traceloop.entity.name": "get_weather",
         "traceloop.association.properties.thread_id": "t-1",
+        "traceloop.workflow.name": "weather",  # the root run (the agent) names the workflow
     }
     assert dict(one(telemetry, "invoke_agent weather").attributes or {}) == {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.agent.name": "weather",
         "gen_ai.conversation.id": "t-1",
-        "traceloop.span.kind": "agent",
+        "traceloop.span.kind": "workflow",  # a root agent is the trace's workflow for Dynatrace
+        "traceloop.workflow.name": "weather",
         "traceloop.entity.name": "weather",
         "traceloop.association.properties.thread_id": "t-1",
     }
+    for chat in by_name(telemetry, "chat gpt-4o-mini"):
+        assert chat.attributes["traceloop.workflow.name"] == "weather"
     for chat in by_name(telemetry, "chat gpt-4o-mini"):
         assert chat.attributes["gen_ai.conversation.id"] == "t-1"
         assert chat.attributes["gen_ai.request.stream"] is True
@@ -452,6 +456,30 @@ async def test_create_agent_async(instrument: Any, replay: Any) -> None:
         ("invoke_agent", "INTERNAL", None),
     ]
     assert one(telemetry, "invoke_agent").attributes["traceloop.entity.name"] == "LangGraph"
+    # the agent is the root run: it names the workflow of every span in the trace
+    assert {span.attributes["traceloop.workflow.name"] for span in telemetry.spans()} == {"LangGraph"}
+    assert [s.name for s in telemetry.spans() if s.attributes.get("traceloop.span.kind") == "workflow"] == [
+        "invoke_agent"
+    ]
+
+
+def test_agent_inside_a_manual_workflow_keeps_that_workflow(instrument: Any, replay: Any) -> None:
+    from langchain.agents import create_agent
+
+    import otel_genai
+
+    telemetry = instrument()
+    server = replay(AGENT)
+    model = chat_model(server, "gpt-4o-mini", temperature=0, streaming=True)
+    agent = create_agent(model, [get_weather], system_prompt="You are a helpful assistant.", name="weather")
+
+    @otel_genai.workflow("support")
+    def handle() -> Any:
+        return agent.invoke({"messages": [("user", "What's the weather in London?")]})
+
+    handle()
+    assert {span.attributes["traceloop.workflow.name"] for span in telemetry.spans()} == {"support"}
+    assert one(telemetry, "invoke_agent weather").attributes["traceloop.span.kind"] == "agent"
 
 
 class MathState(TypedDict, total=False):

@@ -524,7 +524,8 @@ async def test_recorded_error(
     [event] = span.events
     assert event.name == "exception"
     assert event.attributes["exception.type"] == f"openai.{error_class.__name__}"
-    assert event.attributes["exception.message"] == str(exc)
+    # no content capture: the provider's code and type, not its free text (which may quote the request)
+    assert event.attributes["exception.message"] == f"{status} {error_type} {exc.type}"
     check_metrics(telemetry.metrics(), expected, streaming=False, error_type=error_type)
     server.assert_all_served()
 

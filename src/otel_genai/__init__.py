@@ -105,6 +105,9 @@ def init(
             _log.debug("otel-genai: init() called again; keeping the first configuration")
             return None
         try:
+            from .stdenv import sanitize
+
+            sanitize()  # before the SDK is imported: it raises on some bad OTEL_* values
             from . import sdk
             from .config import Settings
             from .instrumentation import INSTRUMENTORS, load
@@ -124,20 +127,36 @@ def init(
                     continue
                 try:  # one library's failure must not cost the others their telemetry
                     instrumentor = load(name)
+                    if not _supported(name, instrumentor):
+                        continue
                     instrumentor.instrument(
                         tracer_provider=_pipeline.tracer_provider,
                         meter_provider=_pipeline.meter_provider,
                         logger_provider=_pipeline.logger_provider,
                         settings=settings,
+                        skip_dep_check=True,  # _supported() checked
                     )
                 except Exception:
                     _log.warning("otel-genai: could not instrument %s", name, exc_info=True)
                     continue
-                _instrumentors.append(instrumentor)
+                if instrumentor.is_instrumented_by_opentelemetry:
+                    _instrumentors.append(instrumentor)
             return settings
         except Exception:
             _log.warning("otel-genai: init() failed; the application continues uninstrumented", exc_info=True)
             return None
+
+
+def _supported(name: str, instrumentor: Any) -> bool:
+    """A library that is not installed is normal and says nothing; an unsupported version warns once."""
+    conflict = instrumentor._check_dependency_conflicts()
+    if conflict is None:
+        return True
+    if getattr(conflict, "found", None) or getattr(conflict, "found_any", None):
+        _log.warning("otel-genai: not instrumenting %s: %s", name, conflict)
+    else:
+        _log.debug("otel-genai: %s is not installed; nothing to instrument", name)
+    return False
 
 
 def uninstrument() -> None:

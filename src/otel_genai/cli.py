@@ -120,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--capture", action="store_true", help="also record prompt and completion text")
     demo.set_defaults(run=_demo)
     _add_local_commands(commands, demo)
+    _add_simulator(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 
@@ -135,6 +136,21 @@ def _add_local_commands(commands: Any, demo: argparse.ArgumentParser) -> None:
     ui = commands.add_parser("ui", help="run the local OTLP backend and dashboard")
     local.add_server_arguments(ui)
     ui.set_defaults(run=local.ui)
+
+
+def _add_simulator(commands: Any) -> None:
+    """``otel-genai simulator [--port N]``: the demo's OpenAI-compatible server, standalone, for your app."""
+    simulator = commands.add_parser(
+        "simulator", help="serve the OpenAI-compatible simulator on 127.0.0.1 for your own app"
+    )
+    simulator.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0: any)")
+
+    def run(args: Any) -> int:
+        from .local.simulator import serve
+
+        return serve(args.port)
+
+    simulator.set_defaults(run=run)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,10 @@ class DeliveryCounter(SpanProcessor):
 
         return _Counting()
 
+    def reset(self) -> None:
+        """A forked child counts only its own spans (the parent reports on those it ended)."""
+        self.ended = self.exported = 0
+
     def report(self) -> None:
         lost = self.ended - self.exported
         if lost > 0:
@@ -159,6 +163,9 @@ class Pipeline:
         owned, self.owned = self.owned, []  # a second shutdown (atexit after an explicit one) is a no-op
         if not owned:
             return
+        from .export_health import before_shutdown
+
+        before_shutdown()  # an endpoint that refuses connections: give up now, not after the bound
 
         def run(provider: Any) -> None:
             try:
@@ -181,11 +188,20 @@ class Pipeline:
 
 
 def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
+    from .stdenv import clean_headers, signal_timeout_s
+
     return {
         "endpoint": settings.endpoints[signal],
-        "headers": dict(settings.headers[signal]),
-        "timeout": settings.timeout_s,
+        "headers": clean_headers(settings.headers[signal], f"OTEL_EXPORTER_OTLP_{signal.upper()}_HEADERS"),
+        "timeout": signal_timeout_s(signal, settings.timeout_s),
     }
+
+
+def _watched(exporter: Any, settings: Settings, signal: str) -> Any:
+    """One log line per failing endpoint, and a fast exit when it refuses connections (export_health.py)."""
+    from .export_health import watch
+
+    return watch(exporter, signal, settings.endpoints[signal])
 
 
 def build(settings: Settings, *, attach_exporters: bool = False, **providers: Any) -> Pipeline:
@@ -209,6 +225,9 @@ def build(settings: Settings, *, attach_exporters: bool = False, **providers: An
     ]
     pipeline.delivery = [counter] if counter is not None else []
     atexit.register(pipeline.shutdown, min(settings.timeout_s, _EXIT_TIMEOUT_S))
+    from . import fork
+
+    fork.install(pipeline, min(settings.timeout_s, _EXIT_TIMEOUT_S))  # forked children: see fork.py
     return pipeline
 
 
@@ -235,7 +254,9 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
 
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
-            exporter = counter.wrap(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")))
+            exporter = counter.wrap(
+                _watched(OTLPSpanExporter(**_otlp_kwargs(settings, "traces")), settings, "traces")
+            )
             provider.add_span_processor(BatchSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
@@ -286,7 +307,8 @@ def _metric_exporter(name: str, settings: Settings, temporality: dict[type, Aggr
     if name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
-        return OTLPMetricExporter(**_otlp_kwargs(settings, "metrics"), preferred_temporality=temporality)
+        exporter = OTLPMetricExporter(**_otlp_kwargs(settings, "metrics"), preferred_temporality=temporality)
+        return _watched(exporter, settings, "metrics")
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
     return ConsoleMetricExporter(preferred_temporality=temporality)
@@ -304,9 +326,8 @@ def _logs_provider(settings: Settings, resource: Resource, given: Any) -> tuple[
         if name == "otlp":
             from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-            provider.add_log_record_processor(
-                BatchLogRecordProcessor(OTLPLogExporter(**_otlp_kwargs(settings, "logs")))
-            )
+            exporter = _watched(OTLPLogExporter(**_otlp_kwargs(settings, "logs")), settings, "logs")
+            provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
         else:
             from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
 

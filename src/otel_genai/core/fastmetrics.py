@@ -186,6 +186,15 @@ class MetricsBuffer:
                 found = self._instruments[name] = FastCounter(self, name, unit, description)
         return found  # type: ignore[no-any-return,unused-ignore]
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: start empty (the parent exports its own points) with a fresh lock."""
+        self.lock = threading.Lock()  # another thread may have held the old one at fork time
+        now = time.time_ns()
+        for instrument in self._instruments.values():
+            instrument._lock = self.lock
+            instrument._points = {}
+            instrument._start_ns = now
+
     def collect(self) -> ScopeMetrics | None:
         now = time.time_ns()
         with self.lock:

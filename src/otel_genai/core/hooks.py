@@ -173,9 +173,14 @@ class Call:
         http_response = raw.http_response
         if not self.inv.streaming and _has_body(http_response):
             # with_raw_response: the body is already read, so parsing our own copy costs no I/O.
-            self.read_response(self.inv, json.loads(http_response.content), self.recorder.capture_content)
-            self.recorder.finish(self.inv)
-            return raw
+            try:
+                body = json.loads(http_response.content)
+            except ValueError:  # the user's parse() will fail too: let it decide the span's status
+                body = None
+            if body is not None:
+                self.read_response(self.inv, body, self.recorder.capture_content)
+                self.recorder.finish(self.inv)
+                return raw
         self.recorder.deactivate(self.inv)
         return RawResponseProxy(raw, self)  # the span follows the response to parse() or close()
 

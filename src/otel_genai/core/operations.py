@@ -20,7 +20,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .. import semconv as sc
-from . import content, redaction, scope
+from . import content, redaction, scope, scrub
 from .recorder import Recorder, _legacy_name, error_type_of
 
 _log = logging.getLogger("otel_genai")
@@ -126,7 +126,7 @@ class Operations:
             a = dict(attributes or {})
             if error is not None:
                 a[sc.ERROR_TYPE] = error_type or error_type_of(error)
-                span.record_exception(error)
+                scrub.record_exception(span, error, content=self.recorder.capture_content)
                 span.set_status(Status(StatusCode.ERROR))
             if a and span.is_recording():
                 span.set_attributes(self.filter(a))

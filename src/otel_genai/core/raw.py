@@ -24,13 +24,27 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         self._self_call = call  # the hook's Call: invocation, readers, recorder
 
     def parse(self, *args: Any, **kwargs: Any) -> Any:
-        result = self.__wrapped__.parse(*args, **kwargs)
+        try:
+            result = self.__wrapped__.parse(*args, **kwargs)
+        except Exception as exc:  # the user gets an exception: the span says so
+            self._self_fail(exc)
+            raise
         if inspect.isawaitable(result):
             return self._self_await(result)
         return self._self_take(result, is_async=False)
 
     async def _self_await(self, pending: Any) -> Any:
-        return self._self_take(await pending, is_async=True)
+        try:
+            parsed = await pending
+        except Exception as exc:
+            self._self_fail(exc)
+            raise
+        return self._self_take(parsed, is_async=True)
+
+    def _self_fail(self, exc: BaseException) -> None:
+        call, self._self_call = self._self_call, None
+        if call is not None:
+            call.fail(exc)
 
     def _self_take(self, parsed: Any, *, is_async: bool) -> Any:
         call, self._self_call = self._self_call, None

@@ -20,7 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from .. import semconv as sc
 from ..config import ContentCapture, Settings
 from ..version import __version__
-from . import audit, content, pricing, redaction, scope
+from . import audit, content, pricing, redaction, scope, scrub
 from .invocation import Invocation
 from .readers import finish_reason
 
@@ -62,6 +62,43 @@ _LEGACY_NAMES = frozenset(
 
 def _legacy_name(name: str) -> bool:
     return name in _LEGACY_NAMES or name.startswith(_LEGACY_PREFIXES)
+
+
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "vector_size",
+)
+_MAX_COUNT = 2**53  # beyond it a count is garbage (and past 2**63 it could not even be encoded)
+
+
+def _drop_bad_counts(inv: Invocation) -> None:
+    """A negative, non-integer or absurd count from a provider or proxy is unknown, never recorded."""
+    for name in _COUNT_FIELDS:
+        value = getattr(inv, name)
+        if value is not None and (
+            type(value) is not int or not 0 <= value <= _MAX_COUNT  # bool and float are not counts
+        ):
+            setattr(inv, name, None)
+
+
+def _fit(span: Any, legacy: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+    """The newest of ``legacy`` that fit beside ``rest`` under the span's attribute count limit.
+
+    The SDK would evict the oldest itself, but logs a line per evicted key (hundreds for a long
+    conversation); trimming first keeps the same attributes and stderr quiet.
+    """
+    limit = getattr(getattr(span, "_limits", None), "max_span_attributes", None)
+    if not isinstance(limit, int) or not legacy:
+        return legacy
+    current = getattr(span, "_attributes", None) or {}
+    room = limit - len(current) - sum(1 for key in rest if key not in current)
+    if room >= len(legacy):
+        return legacy
+    return dict(list(legacy.items())[-room:]) if room > 0 else {}
 
 
 # (attribute, Invocation field) pairs emitted whenever the field is known
@@ -209,8 +246,8 @@ class Recorder:
         """Finish with an error; the caller re-raises the user's exception unchanged."""
         inv.error_type = error_type or inv.error_type or error_type_of(exc)
         if inv.span is not None:
-            try:
-                inv.span.record_exception(exc)
+            try:  # scrubbed: no API key, and no provider free text unless content capture is on
+                scrub.record_exception(inv.span, exc, content=self.capture_content)
             except Exception:
                 _log.debug("otel-genai: record_exception failed", exc_info=True)
         self.finish(inv)
@@ -229,6 +266,7 @@ class Recorder:
         end_ns = time.perf_counter_ns()
         quote = None
         try:
+            _drop_bad_counts(inv)  # before pricing: a negative or absurd count is unknown, never priced
             quote = self._quote(inv)
             if quote is pricing.PENDING:  # the price table is loading: that thread completes the call
                 end_time = time.time_ns()
@@ -273,7 +311,9 @@ class Recorder:
                     # model or usage, so content is set before them and the start attributes again.
                     extra = self._content_attributes(inv)
                     legacy = {k: v for k, v in extra.items() if _legacy_name(k)}
-                    span.set_attributes({**legacy, **extra, **self._start_attributes(inv), **attributes})
+                    rest = {k: v for k, v in extra.items() if k not in legacy}
+                    rest.update({**self._start_attributes(inv), **attributes})
+                    span.set_attributes({**_fit(span, legacy, rest), **rest})
                 else:
                     span.set_attributes(attributes)
             if inv.error_type is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import content
+from ..core import content, scrub
 from ..core.invocation import Invocation
 from ..core.readers import Usage, as_count, as_float, as_int, as_list, as_str, finish_reason, get
 
@@ -36,7 +36,8 @@ def _source_part(kind: str, value: Any) -> dict[str, Any]:
     modality = "document" if kind == "document" else kind
     source = get(value, "source")
     if get(source, "type") == "url":
-        return {"type": "uri", "modality": modality, "uri": get(source, "url")}
+        uri = get(source, "url")
+        return {"type": "uri", "modality": modality, "uri": scrub.url(uri) if isinstance(uri, str) else uri}
     part: dict[str, Any] = {"type": "blob", "modality": modality}
     if as_str(get(source, "media_type")):
         part["mime_type"] = get(source, "media_type")

@@ -10,6 +10,7 @@ Bedrock's ``POST /model/{id}/converse`` (non-streaming). Nothing leaves the mach
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import struct
 import threading
@@ -199,3 +200,41 @@ class Simulator:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def serve(port: int = 8000, *, ready: Any = None) -> int:
+    """Run the simulator in the foreground on 127.0.0.1 until interrupted (``otel-genai simulator``).
+
+    ``ready``, if given, is called with the base URL once the server listens (tests use it).
+    """
+    import sys
+
+    try:
+        simulator = Simulator(port)
+    except OSError as exc:
+        print(f"otel-genai simulator: cannot listen on 127.0.0.1:{port}: {exc}", file=sys.stderr)
+        return 1
+    with simulator as sim:
+        print(f"OpenAI-compatible simulator on {sim.base_url} (Ctrl+C stops it)", flush=True)
+        print(f"  OPENAI_BASE_URL={sim.base_url} OPENAI_API_KEY=any python your_app.py", flush=True)
+        if ready is not None:
+            ready(sim.base_url)
+        with contextlib.suppress(KeyboardInterrupt):
+            while sim._thread.is_alive():
+                sim._thread.join(0.5)
+    return 0
+
+
+def main(argv: Any = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="otel-genai simulator", description="Serve the OpenAI-compatible simulator on 127.0.0.1."
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default 8000; 0: any)")
+    args = parser.parse_args(argv)
+    return serve(args.port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

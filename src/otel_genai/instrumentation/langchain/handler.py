@@ -31,6 +31,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
 from ... import semconv as sc
+from ...core import scope as scope_attributes
 from ...core.activation import attach, detach
 from ...core.invocation import Invocation
 from ...core.operations import AGENT, RETRIEVAL, TASK, TOOL, WORKFLOW, Operation, Operations
@@ -55,6 +56,18 @@ _CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "NodeInterrupt", "
 def _control_flow(error: BaseException) -> bool:
     """LangGraph's interrupts travel as exceptions but are not failures."""
     return any(c.__name__ in _CONTROL_FLOW for c in type(error).__mro__)
+
+
+def _root_names_workflow(
+    name: str, base: Context, attributes: dict[str, Any], hand_on: dict[str, Any]
+) -> None:
+    """A root run that is not a workflow (an agent graph) still names the trace's workflow, as OpenLLMetry
+    does: Dynatrace's workflow views need a ``traceloop.span.kind=workflow`` span and the name on every
+    span. A workflow name the caller's scope already carries (``@otel_genai.workflow``) stays."""
+    if sc.LEGACY_WORKFLOW_NAME in scope_attributes.attributes(base):
+        return
+    attributes[sc.LEGACY_WORKFLOW_NAME] = hand_on[sc.LEGACY_WORKFLOW_NAME] = name
+    attributes[sc.LEGACY_SPAN_KIND] = WORKFLOW
 
 
 class Scope:
@@ -207,6 +220,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
             if kind == AGENT and name == "LangGraph":  # LangGraph's default name says nothing
                 op_name = None
                 attributes[sc.LEGACY_ENTITY_NAME] = name
+            if parent is None and kind != WORKFLOW:
+                _root_names_workflow(name, self._base(parent), attributes, hand_on)
             op = self.ops.start(
                 kind, op_name, parent=self._base(parent), attributes=attributes, hand_on=hand_on
             )

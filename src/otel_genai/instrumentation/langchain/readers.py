@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...core import content
+from ...core import content, scrub
 from ...core.invocation import Invocation, Message
 from ...core.readers import as_float, as_int, as_list, as_str, get
 from ...core.readers import finish_reason as finish_reason_rule
@@ -105,7 +105,7 @@ def _parts(value: Any) -> list[dict[str, Any]]:
             url = get(block, "image_url")
             url = get(url, "url") if not isinstance(url, str) else url
             if isinstance(url, str):
-                parts.append({"type": "uri", "modality": "image", "uri": url})
+                parts.append({"type": "uri", "modality": "image", "uri": scrub.url(url)})
         elif kind in _ANTHROPIC_BLOCKS and isinstance(block, dict):
             parts.extend(anthropic.parts([block]))  # Anthropic-shaped content: the shared dialect
     return parts

@@ -26,6 +26,10 @@ class OpenAIInstrumentor(GenAIInstrumentor):
         sync_wrapper, async_wrapper = hook(OpenAIHook(), recorder)
         self._wrap(SyncAPIClient, "request", sync_wrapper)
         self._wrap(AsyncAPIClient, "request", async_wrapper)
+        from .helpers import helper_classes
+
+        for cls, method, wrapper in helper_classes():  # .stream() helpers: their own errors end the span
+            self._wrap(cls, method, wrapper)
 
 
 __all__ = ["OpenAIInstrumentor"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
-from ...core import content
+from ...core import content, scrub
 from ...core.invocation import Invocation, Message
 from ...core.readers import as_float, as_int, as_list, as_str, get
 from ...core.streams import StreamFold
@@ -75,7 +75,8 @@ def _parts_of_content(value: Any) -> list[dict[str, Any]]:
                 if isinstance(url, str) and url.startswith("data:"):
                     parts.append({"type": "blob", "modality": "image", "mime_type": url[5:].split(";")[0]})
                 else:
-                    parts.append({"type": "uri", "modality": "image", "uri": url})
+                    uri = scrub.url(url) if isinstance(url, str) else url
+                    parts.append({"type": "uri", "modality": "image", "uri": uri})
             elif kind == "input_audio":
                 parts.append({"type": "blob", "modality": "audio"})
             elif kind is not None:

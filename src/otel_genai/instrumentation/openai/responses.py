@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ... import semconv as sc
-from ...core import content
+from ...core import content, scrub
 from ...core.invocation import Invocation, Message
 from ...core.readers import as_float, as_int, as_list, as_str, get
 from ...core.streams import StreamFold
@@ -72,7 +72,7 @@ def _parts(value: Any) -> list[dict[str, Any]]:
             url = as_str(get(part, "image_url"))
             file_id = as_str(get(part, "file_id"))
             if url and not url.startswith("data:"):
-                parts.append({"type": "uri", "modality": "image", "uri": url})
+                parts.append({"type": "uri", "modality": "image", "uri": scrub.url(url)})
             elif file_id:
                 parts.append({"type": "file", "modality": "image", "file_id": file_id})
             else:

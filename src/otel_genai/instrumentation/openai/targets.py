@@ -11,6 +11,8 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...core import scrub
+
 # (host, provider): the host itself or any subdomain; a row starting with "." or "-" matches any host
 # ending in it (regional Vertex AI hosts are "us-central1-aiplatform.googleapis.com").
 PROVIDERS_BY_HOST: tuple[tuple[str, str], ...] = (
@@ -53,8 +55,9 @@ class Target:
 
     def __init__(self, client: Any, base_url: Any) -> None:
         self.base_url = base_url
-        self.api_base = str(base_url)
-        parts = urlsplit(self.api_base)
+        parts = urlsplit(str(base_url))
+        self.api_base = scrub.url(str(base_url))  # no userinfo, no key in the query
+        scrub.remember(getattr(client, "api_key", None))  # redacted wherever an error echoes it
         self.host = parts.hostname or None
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.provider = provider_for_host(self.host or "", parts.port)

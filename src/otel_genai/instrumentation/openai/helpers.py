@@ -1,0 +1,75 @@
+"""openai's stream helpers (``chat.completions.stream()``, ``responses.stream()``) failing on a chunk.
+
+The helper iterates our stream proxy and folds each chunk itself; when its folding raises (a chunk of an
+unexpected shape), our proxy has already handed the chunk over, and the span would end as if all went well
+when the helper closes the response. Wrapping the helper's ``__stream__`` generator (which both its
+``__next__`` and ``__iter__`` drain) ends the span with that error instead; the exception reaches the user
+unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from ...core.streams import AsyncStreamProxy, SyncStreamProxy
+
+_log = logging.getLogger("otel_genai")
+
+# (module, sync helper, async helper); a module missing from older openai releases is skipped
+HELPERS = (
+    ("openai.lib.streaming.chat._completions", "ChatCompletionStream", "AsyncChatCompletionStream"),
+    ("openai.lib.streaming.responses._responses", "ResponseStream", "AsyncResponseStream"),
+)
+
+
+def helper_classes() -> list[tuple[type, str, Any]]:
+    """(class, method, wrapper) for every helper stream class the installed openai has."""
+    found: list[tuple[type, str, Any]] = []
+    for module_name, sync_name, async_name in HELPERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for name, wrapper in ((sync_name, _stream), (async_name, _astream)):
+            cls = getattr(module, name, None)
+            method = "__stream__"  # (a dunder-style name: not mangled)
+            if isinstance(cls, type) and method in cls.__dict__:
+                found.append((cls, method, wrapper))
+    return found
+
+
+def _fail(helper: Any, exc: BaseException) -> None:
+    try:
+        raw = getattr(helper, "_raw_stream", None)
+        if isinstance(raw, SyncStreamProxy | AsyncStreamProxy):
+            raw._self_state.finish(exc)  # a no-op when the stream itself already ended the span
+    except Exception:
+        _log.debug("otel-genai: recording a stream helper error failed", exc_info=True)
+
+
+def _stream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _guarded(instance, wrapped(*args, **kwargs))
+
+
+def _guarded(helper: Any, events: Iterator[Any]) -> Iterator[Any]:
+    try:
+        yield from events
+    except Exception as exc:
+        _fail(helper, exc)
+        raise
+
+
+def _astream(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _aguarded(instance, wrapped(*args, **kwargs))
+
+
+async def _aguarded(helper: Any, events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    try:
+        async for event in events:
+            yield event
+    except Exception as exc:
+        _fail(helper, exc)
+        raise
