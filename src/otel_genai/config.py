@@ -358,3 +358,17 @@ class _Resolver:
                 name, value, "expected NO_CONTENT, SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT", "NO_CONTENT"
             )
             return ContentCapture.NO_CONTENT
+
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "DEFAULT_METRIC_EXPORT_INTERVAL_MS",
+    "DEFAULT_TIMEOUT_S",
+    "EXPORTERS",
+    "SAMPLERS",
+    "SIGNALS",
+    "ContentCapture",
+    "Settings",
+    "Temporality",
+]

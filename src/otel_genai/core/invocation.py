@@ -187,3 +187,9 @@ class Invocation:
             elif value is not None and not (name == "streaming" and value is False):
                 setattr(outer, name, value)
         outer.enriched = True
+
+
+__all__ = [
+    "Invocation",
+    "Message",
+]

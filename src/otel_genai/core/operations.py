@@ -153,3 +153,14 @@ class Operations:
             value = redaction.rewrite_any(value, rewrite)
         shortened = content.truncate(value, self._limit)
         return shortened if isinstance(shortened, str) else content.to_json(shortened)
+
+
+__all__ = [
+    "AGENT",
+    "RETRIEVAL",
+    "TASK",
+    "TOOL",
+    "WORKFLOW",
+    "Operation",
+    "Operations",
+]

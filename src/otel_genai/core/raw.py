@@ -72,3 +72,8 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
 
     def __del__(self) -> None:
         self._self_finish()
+
+
+__all__ = [
+    "RawResponseProxy",
+]

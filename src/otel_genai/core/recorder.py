@@ -577,3 +577,11 @@ class Recorder:
         from opentelemetry._logs import SeverityNumber
 
         return SeverityNumber.INFO
+
+
+__all__ = [
+    "Recorder",
+    "active_invocation",
+    "error_type_of",
+    "normalise_finish_reasons",
+]

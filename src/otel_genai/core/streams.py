@@ -263,3 +263,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         state = getattr(self, "_self_state", None)
         if state is not None:
             state.finish()
+
+
+__all__ = [
+    "Accumulator",
+    "AsyncStreamProxy",
+    "StreamFold",
+    "SyncStreamProxy",
+]

@@ -4,3 +4,5 @@
 LangChain's Anthropic-shaped content all read through it. Readers take parsed JSON and pydantic objects
 alike (``core.readers.get``), so a client's typed results need no conversion.
 """
+
+__all__: list[str] = []  # nothing public here

@@ -20,3 +20,9 @@ INSTRUMENTORS: dict[str, str] = {
 def load(name: str) -> Any:
     module, _, cls = INSTRUMENTORS[name].partition(":")
     return getattr(importlib.import_module(module), cls)()
+
+
+__all__ = [
+    "INSTRUMENTORS",
+    "load",
+]

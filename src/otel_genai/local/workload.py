@@ -138,3 +138,9 @@ def _bedrock(root: str) -> str:
         messages=[{"role": "user", "content": [{"text": "What does otel-genai record?"}]}],
     )
     return str(reply["output"]["message"]["content"][0]["text"])
+
+
+__all__ = [
+    "Report",
+    "run",
+]

@@ -116,3 +116,14 @@ def suppress_own_span(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs
     if active_invocation() is not None:
         return None
     return wrapped(*args, **kwargs)
+
+
+__all__ = [
+    "ENDPOINTS",
+    "AnthropicHook",
+    "MessageFold",
+    "error_type",
+    "provider_name",
+    "suppress_own_span",
+    "target",
+]

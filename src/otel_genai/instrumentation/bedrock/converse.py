@@ -335,3 +335,20 @@ class ConverseStreamAccumulator(StreamFold):
         if inv.response_model is None:
             inv.response_model = inv.request_model  # Bedrock answers with the model it was asked for
         verdict_for(inv, fold.stop_reason, fold.trace).apply(inv)
+
+
+__all__ = [
+    "GUARDRAIL_INTERVENED",
+    "ConverseFold",
+    "ConverseStreamAccumulator",
+    "message",
+    "messages",
+    "parts",
+    "read_inference_config",
+    "read_latency",
+    "read_request",
+    "read_response",
+    "system_parts",
+    "tool_definitions",
+    "verdict_for",
+]

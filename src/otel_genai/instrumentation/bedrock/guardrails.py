@@ -178,3 +178,9 @@ class Verdict:
             )
             if not stages and source == "OUTPUT":
                 inv.guardrail_blocked = sc.STAGE_OUTPUT
+
+
+__all__ = [
+    "Verdict",
+    "read_config",
+]

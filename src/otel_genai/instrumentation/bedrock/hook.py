@@ -305,3 +305,16 @@ def wrapper(recorder: Recorder, owner: type, live: Callable[[], bool], *, is_asy
     sync_wrapper, async_wrapper = hook(provider, recorder)
     provider.ours = async_wrapper if is_async else sync_wrapper
     return provider.ours
+
+
+__all__ = [
+    "APPLY_GUARDRAIL",
+    "ENDPOINTS",
+    "OPERATIONS",
+    "SERVICE",
+    "BedrockCall",
+    "BedrockHook",
+    "contrib_position",
+    "error_type",
+    "wrapper",
+]

@@ -416,3 +416,16 @@ class InvokeStreamAccumulator(StreamFold):
         if inv.response_model is None:
             inv.response_model = inv.request_model
         guardrail_verdict(inv, self.action, self.trace).apply(inv)
+
+
+__all__ = [
+    "MAX_BODY",
+    "InvokeStreamAccumulator",
+    "TextFold",
+    "guardrail_verdict",
+    "header_usage",
+    "operation_for",
+    "parse",
+    "read_request",
+    "read_response",
+]

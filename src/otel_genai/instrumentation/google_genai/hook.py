@@ -136,3 +136,15 @@ class GoogleGenAIHook(hooks.Provider):
         endpoint.read_request(inv, body, recorder.capture_content)
         recorder.start(inv)
         return hooks.Call(self, recorder, inv, endpoint)
+
+
+__all__ = [
+    "ENDPOINTS",
+    "ChunkFold",
+    "GoogleGenAIHook",
+    "error_type",
+    "model_of",
+    "read_embeddings",
+    "read_response",
+    "target",
+]

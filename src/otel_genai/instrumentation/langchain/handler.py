@@ -489,3 +489,11 @@ class OTelCallbackHandler(BaseCallbackHandler):
 def _class_name(serialized: Any) -> str | None:
     ids = as_list(get(serialized, "id"))
     return str(ids[-1]) if ids else as_str(get(serialized, "name"))
+
+
+__all__ = [
+    "SCOPE",
+    "OTelCallbackHandler",
+    "Options",
+    "Scope",
+]

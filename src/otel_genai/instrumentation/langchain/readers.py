@@ -226,3 +226,15 @@ def _output_message(generation: Any) -> Message:
         return out
     text = as_str(get(generation, "text"))
     return {"role": "assistant", "parts": [content.text_part(text)] if text else [], "finish_reason": reason}
+
+
+__all__ = [
+    "finish_reason",
+    "input_messages",
+    "message",
+    "prompt_messages",
+    "provider",
+    "read_request",
+    "read_response",
+    "tool_definitions",
+]

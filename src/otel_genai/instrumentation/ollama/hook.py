@@ -85,3 +85,11 @@ class OllamaHook(Provider):
         endpoint.read_request(inv, body, recorder.capture_content)
         recorder.start(inv)
         return Call(self, recorder, inv, endpoint)
+
+
+__all__ = [
+    "ENDPOINTS",
+    "OPERATIONS",
+    "OllamaHook",
+    "target",
+]

@@ -271,3 +271,18 @@ def error_type(exc: BaseException) -> str | None:
     if isinstance(status, int) and 100 <= status <= 599:
         return str(status)
     return "ollama.ResponseError"
+
+
+__all__ = [
+    "StreamAccumulator",
+    "error_type",
+    "finish_reason",
+    "input_message",
+    "read_embeddings",
+    "read_final",
+    "read_generate_input",
+    "read_options",
+    "read_request",
+    "read_response",
+    "read_timings",
+]

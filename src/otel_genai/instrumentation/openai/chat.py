@@ -295,3 +295,18 @@ class ChatAccumulator(StreamFold):
                 for _, (call_id, name, arguments) in sorted(self.tools.get(i, {}).items()):
                     parts.append(content.tool_call_part(call_id, name, "".join(arguments)))
                 inv.output_messages.append({"role": "assistant", "parts": parts, "finish_reason": reason})
+
+
+__all__ = [
+    "ChatAccumulator",
+    "input_message",
+    "output_message",
+    "read_content_filters",
+    "read_request",
+    "read_response",
+    "read_response_envelope",
+    "read_sampling",
+    "read_service_tier",
+    "read_usage",
+    "tool_definition",
+]

@@ -80,3 +80,10 @@ class CompletionAccumulator(StreamFold):
                 }
                 for i, r in enumerate(inv.finish_reasons)
             ]
+
+
+__all__ = [
+    "CompletionAccumulator",
+    "read_request",
+    "read_response",
+]

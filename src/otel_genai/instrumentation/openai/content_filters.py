@@ -89,3 +89,11 @@ def read_error(inv: Invocation, error: Any) -> None:
     inv.guardrail_intervened = True
     if not inv.guardrail_activations:
         inv.guardrail_activations = {(sc.GUARDRAIL_CONTENT, sc.STAGE_INPUT)}
+
+
+__all__ = [
+    "CATEGORIES",
+    "read_error",
+    "read_response",
+    "read_verdicts",
+]

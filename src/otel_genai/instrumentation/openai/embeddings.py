@@ -37,3 +37,10 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     data = as_list(get(response, "data"))
     if data:
         inv.vector_size = dimension(get(data[0], "embedding"))
+
+
+__all__ = [
+    "dimension",
+    "read_request",
+    "read_response",
+]

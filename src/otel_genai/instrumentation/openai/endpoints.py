@@ -79,3 +79,13 @@ def resolve(method: str, path: str) -> tuple[Endpoint, str | None] | None:
         if response_id and "/" not in response_id:  # not /responses/{id}/input_items
             return FETCH_RESPONSE, response_id
     return None
+
+
+__all__ = [
+    "CHAT",
+    "COMPLETIONS",
+    "EMBEDDINGS",
+    "FETCH_RESPONSE",
+    "RESPONSES",
+    "resolve",
+]

@@ -73,3 +73,9 @@ async def _aguarded(helper: Any, events: AsyncIterator[Any]) -> AsyncIterator[An
     except Exception as exc:
         _fail(helper, exc)
         raise
+
+
+__all__ = [
+    "HELPERS",
+    "helper_classes",
+]

@@ -91,3 +91,9 @@ def _request_usage(options: Any, body: dict[str, Any]) -> bool:
     json_data = options.json_data if isinstance(options.json_data, dict) else {}
     options.json_data = {**json_data, "stream_options": _INCLUDE_USAGE}
     return True
+
+
+__all__ = [
+    "OpenAIHook",
+    "error_type",
+]

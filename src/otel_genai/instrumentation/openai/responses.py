@@ -220,3 +220,15 @@ class FetchedResponsesAccumulator(ResponsesAccumulator):
             read_fetched(inv, self.final, self.capture)
         else:
             super().apply(inv)
+
+
+__all__ = [
+    "FetchedResponsesAccumulator",
+    "ResponsesAccumulator",
+    "finish_reason",
+    "input_messages",
+    "read_fetch_request",
+    "read_fetched",
+    "read_request",
+    "read_response",
+]
