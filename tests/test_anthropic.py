@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import API_KEY, Telemetry
+from cost_support import check_cost
 from otel_genai import semconv as sc
 from replay import RECORDINGS_DIR, ReplayServer
 
@@ -258,14 +259,12 @@ def test_cost_is_genai_prices(
     name: str, instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
 ) -> None:
     pytest.importorskip("genai_prices")
-    from test_cost import _check
-
     telemetry = instrument(cost=True)
     client = client_for(replay(f"anthropic/{name}.json").url, False)
     for interaction in recording(name)["interactions"]:
         result = client.messages.create(**interaction["request"]["json"])
         if interaction["request"]["json"].get("stream"):
             list(result)
-    assert _check(telemetry, "anthropic", lambda attributes: attributes[sc.RESPONSE_MODEL]) == len(
+    assert check_cost(telemetry, "anthropic", lambda attributes: attributes[sc.RESPONSE_MODEL]) == len(
         recording(name)["interactions"]
     )

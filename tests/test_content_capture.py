@@ -16,8 +16,8 @@ import pytest
 from opentelemetry._logs import SeverityNumber
 
 from conftest import API_KEY, Telemetry, kwargs_for
+from openai_support import body_of, expected_attributes, load, new_client, sse_chunks
 from replay import ReplayServer
-from test_openai_chat import body_of, expected_attributes, load, new_client, sse_chunks
 
 ROUNDTRIP = "chat_tool_call_roundtrip"
 CONTENT_KEYS = frozenset(

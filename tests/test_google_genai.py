@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from conftest import Telemetry
+from cost_support import check_cost
 from otel_genai import semconv as sc
 from replay import RECORDINGS_DIR, ReplayServer
 
@@ -268,9 +269,7 @@ async def test_cost_is_genai_prices(
     name: str, instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
 ) -> None:
     pytest.importorskip("genai_prices")
-    from test_cost import _check
-
     telemetry = instrument(cost=True)
     await run(name, replay(f"google-genai/{name}.json").url, False)
     calls = [i for i in recording(name)["interactions"] if is_model_call(i["request"]["path"])]
-    assert _check(telemetry, "google", lambda attributes: attributes[sc.RESPONSE_MODEL]) == len(calls)
+    assert check_cost(telemetry, "google", lambda attributes: attributes[sc.RESPONSE_MODEL]) == len(calls)
