@@ -207,6 +207,20 @@ def test_dashboard_after_demo(tmp_path: Path, browser: Any) -> None:
         store = server.store
         # Overview = the store, counted here independently of the API.
         inference = rows(store, "SELECT * FROM spans WHERE inference = 1")
+        # The demo's classic-ML steps: served-model traffic and one Keras training run.
+        sentiment = (
+            "SELECT COUNT(*) AS n FROM points WHERE json_extract(attributes, '$.model') = 'demo-sentiment'"
+        )
+        assert rows(store, sentiment)[0]["n"] > 0
+        assert [
+            r["name"]
+            for r in rows(
+                store, "SELECT name FROM spans WHERE name LIKE '% demo-classifier' ORDER BY start_ns"
+            )
+        ] == [
+            "fit demo-classifier",
+            "evaluate demo-classifier",
+        ]
         durations = sorted(r["duration_ns"] for r in inference)
         _show(browser, server.url, "overview")
         assert _tile(browser, "requests") == (str(len(inference)), f"{len(inference):,}")
@@ -244,7 +258,9 @@ def test_dashboard_after_demo(tmp_path: Path, browser: Any) -> None:
                 counters = browser.find_element("id", "counters").text
                 assert "gen_ai.client.guardrail.activations content 2.000" in counters
             if tab == "ml":
-                assert _tile(browser, "predictions")[0] == "30"
+                # The synthetic 30 plus the demo's own served-model traffic (otel-genai[ml] installed).
+                served = rows(store, "SELECT SUM(delta) AS s FROM points WHERE name = 'ml.model.predictions'")
+                assert _tile(browser, "predictions")[0] == str(int(served[0]["s"]))
                 assert "keras.loss [iris/train]" in browser.find_element("id", "view").text
             if tab == "errors":
                 assert _tile(browser, "error_count")[0] == "1"

@@ -489,6 +489,7 @@ def _ml(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict[s
     rows = db.execute(
         "SELECT name, json_extract(attributes, '$.model'), json_extract(attributes, '$.stage'), time_ns,"
         " delta FROM points WHERE kind = 'gauge' AND name LIKE 'keras.%' AND time_ns >= ? AND time_ns <= ?"
+        " AND name != 'keras.epoch.throughput'"  # samples/s would flatten the loss/accuracy curves
         " ORDER BY time_ns",
         (scope.start, scope.to),
     )

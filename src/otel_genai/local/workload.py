@@ -2,12 +2,15 @@
 
 Each step is one thing a user's app does (a chat, a stream, a tool-using workflow, a failing call,
 embeddings, and a LangChain chain, an Ollama chat and a Bedrock Converse call when those libraries are
-installed). A step whose library is missing is skipped; a step that fails is reported, never raised.
+installed), plus classic ML when ``otel-genai[ml]`` is installed: a served model's traffic through
+``ModelMonitor`` (its inputs drift as the demo goes on) and, once per process, a short Keras training run.
+A step whose library is missing is skipped; a step that fails is reported, never raised.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +36,10 @@ def run(base_url: str, report: Report) -> list[str]:
         steps.append(("ollama", lambda: _ollama(root)))
     if importlib.util.find_spec("boto3"):
         steps.append(("bedrock", lambda: _bedrock(root)))
+    if importlib.util.find_spec("numpy"):
+        steps.append(("served ML", _served_model))
+    if not _trained and _keras_backend():
+        steps.append(("training", _training))
     done = []
     for name, step in steps:
         try:
@@ -138,6 +145,80 @@ def _bedrock(root: str) -> str:
         messages=[{"role": "user", "content": [{"text": "What does otel-genai record?"}]}],
     )
     return str(reply["output"]["message"]["content"][0]["text"])
+
+
+_served: dict[str, Any] = {}  # the demo's ModelMonitor and how many batches it has served
+_trained: list[str] = []  # the Keras run happens once per process
+
+
+def _served_model() -> str:
+    """A batch for a two-class model behind a ModelMonitor; each batch's inputs shift a little further."""
+    import numpy as np
+
+    from otel_genai.ml import InputRejected, ModelMonitor
+
+    rng = np.random.default_rng(len(_served))
+    if "monitor" not in _served:
+        _served["monitor"] = ModelMonitor(
+            "demo-sentiment",
+            reference=rng.normal(0.0, 1.0, (500, 3)),
+            class_names=["negative", "positive"],
+            feature_names=["length", "exclamations", "caps"],
+            window=400,
+            drift_every=100,
+            reject_non_finite=True,
+            prometheus=False,
+        )
+        _served["batches"] = 0
+    monitor, batch = _served["monitor"], _served["batches"]
+    _served["batches"] = batch + 1
+    x = rng.normal(0.25 * batch, 1.0, (200, 3))  # covariate shift grows with every batch
+    with monitor.observe(x) as obs:
+        p = 1 / (1 + np.exp(-(x @ np.array([0.8, -0.5, 0.3]))))
+        obs.outputs(np.stack([1 - p, p], axis=1))
+    try:  # one malformed request per batch: rejected, counted, never predicted
+        with monitor.observe(np.array([[np.nan, 1.0, 2.0]])):
+            pass
+    except InputRejected:
+        pass
+    drift = monitor.drift()
+    worst = max(drift.values()) if drift else 0.0
+    return f"200 predictions, 1 input rejected, max input drift (PSI) {worst:.2f}"
+
+
+def _keras_backend() -> bool:
+    """Keras with a backend that imports here (torch preferred: no TensorFlow needed)."""
+    if not importlib.util.find_spec("keras"):
+        return False
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend is None and importlib.util.find_spec("torch") and not importlib.util.find_spec("tensorflow"):
+        os.environ["KERAS_BACKEND"] = backend = "torch"
+    return bool(importlib.util.find_spec(backend or "tensorflow"))
+
+
+def _training() -> str:
+    """Two epochs of a small classifier on synthetic data, then an evaluation, with the Keras callback."""
+    _trained.append("done")
+    import keras
+    import numpy as np
+
+    from otel_genai.ml import KerasCallback
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(512, 8)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 0).astype("int32")
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.02),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    callback = KerasCallback(model_name="demo-classifier")
+    history = model.fit(x, y, epochs=3, batch_size=64, validation_split=0.2, verbose=0, callbacks=[callback])
+    model.evaluate(x, y, verbose=0, callbacks=[callback])
+    return f"3 epochs, accuracy {history.history['accuracy'][-1]:.2f}"
 
 
 __all__ = [
