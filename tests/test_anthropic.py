@@ -268,3 +268,46 @@ def test_cost_is_genai_prices(
     assert check_cost(telemetry, "anthropic", lambda attributes: attributes[sc.RESPONSE_MODEL]) == len(
         recording(name)["interactions"]
     )
+
+
+def _unfoldable_stream() -> dict[str, Any]:
+    """The recorded stream with its events naming content block 7 of a one-block message: unfoldable."""
+    data = recording("messages_stream_sonnet4")
+    response = data["interactions"][0]["response"]
+    text = response["text"]
+    assert '"index": 0' in text or '"index":0' in text
+    response["text"] = text.replace('"index": 0', '"index": 7').replace('"index":0', '"index":7')
+    return data
+
+
+@MODES
+async def test_stream_helper_failing_on_an_event_is_an_error(
+    is_async: bool, instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
+) -> None:
+    """The messages.stream() helper's own folding error reaches the user unchanged and ends the span ERROR."""
+    from opentelemetry.trace import StatusCode
+
+    body = {
+        k: v for k, v in recording("messages_stream_sonnet4")["interactions"][0]["request"]["json"].items()
+    }
+    body.pop("stream", None)
+
+    async def consume(url: str) -> type[BaseException]:
+        client = client_for(url, is_async)
+        with pytest.raises(Exception) as caught:  # whatever the helper raises
+            if is_async:
+                async with client.messages.stream(**body) as stream:
+                    async for _ in stream:
+                        pass
+            else:
+                with client.messages.stream(**body) as stream:
+                    for _ in stream:
+                        pass
+        return caught.type
+
+    plain = await consume(replay(_unfoldable_stream()).url)
+    telemetry = instrument()
+    assert await consume(replay(_unfoldable_stream()).url) is plain
+    span = telemetry.span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert dict(span.attributes or {})[sc.ERROR_TYPE]

@@ -7,6 +7,12 @@ from typing import Any
 
 from .._base import GenAIInstrumentor
 
+# the messages.stream() helpers (module, sync class, async class)
+HELPERS = (
+    ("anthropic.lib.streaming._messages", "MessageStream", "AsyncMessageStream"),
+    ("anthropic.lib.streaming._beta_messages", "BetaMessageStream", "BetaAsyncMessageStream"),
+)
+
 
 class AnthropicInstrumentor(GenAIInstrumentor):
     """Patches the anthropic client's request method (sync and async) once, for every client instance."""
@@ -28,6 +34,10 @@ class AnthropicInstrumentor(GenAIInstrumentor):
         self._wrap(_base_client.AsyncAPIClient, "request", async_wrapper)
         if hasattr(_base_client, "start_api_call_span"):  # anthropic 2.x's own call spans
             self._wrap(_base_client, "start_api_call_span", suppress_own_span)
+        from ...core.stream_helpers import helper_classes
+
+        for cls, method, wrapper in helper_classes(HELPERS):  # messages.stream(): its errors end the span
+            self._wrap(cls, method, wrapper)
 
 
-__all__ = ["AnthropicInstrumentor"]
+__all__ = ["HELPERS", "AnthropicInstrumentor"]
