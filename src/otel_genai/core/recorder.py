@@ -233,6 +233,15 @@ class Recorder:
             ctx = trace.set_span_in_context(inv.span)
             inv.context_token = otel_context.attach(otel_context.set_value(_INFERENCE_KEY, inv, ctx))
 
+    def chunk(self, inv: Invocation) -> None:
+        """One streamed chunk arrived now (a layer without a stream proxy: LangChain's token callbacks)."""
+        now = time.perf_counter_ns()
+        inv.streaming = True
+        if inv.first_chunk_ns is None:
+            inv.first_chunk_ns = now
+        inv.last_chunk_ns = now
+        inv.chunk_count += 1
+
     def deactivate(self, inv: Invocation) -> None:
         """Leave the span's context (the call returned; a stream may still be open)."""
         token, inv.context_token = inv.context_token, None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -456,14 +455,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
         inv = run.inv if run is not None else None
-        if inv is None:
-            return
-        now = time.perf_counter_ns()
-        inv.streaming = True
-        if inv.first_chunk_ns is None:
-            inv.first_chunk_ns = now
-        inv.last_chunk_ns = now
-        inv.chunk_count += 1
+        if inv is not None:
+            self.recorder.chunk(inv)  # chunk timing is the recorder's
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
