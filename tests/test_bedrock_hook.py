@@ -255,7 +255,7 @@ def test_wrapper_left_under_the_botocore_instrumentation_goes_quiet(
 
     BotocoreInstrumentor().uninstrument()
     left = botocore.client.BaseClient.__dict__["_make_api_call"]
-    assert left._self_parent._self_wrapper.__qualname__ == "sync_wrapper.<locals>._make_api_call"
+    assert left._self_parent._self_wrapper.__qualname__ == "sync_wrapper.<locals>.wrapper"  # core/hooks.py
     botocore.client.BaseClient._make_api_call = left._self_parent.__wrapped__
 
 

@@ -280,7 +280,7 @@ def test_converse_readers(params: dict[str, Any], response: dict[str, Any], tele
     inv = Invocation("chat", "aws.bedrock", "m")
     converse.read_request(inv, params, True)
     rec.start(inv)
-    converse.read_response(inv, response, True, rec)
+    converse.read_response(inv, response, True)
     finish(rec, inv, telemetry)
 
 
@@ -290,7 +290,7 @@ def test_converse_stream_accumulator(events: list[dict[str, Any]], telemetry: Te
     rec = recorder(telemetry)
     inv = Invocation("chat", "aws.bedrock", "m", streaming=True)
     rec.start(inv)
-    accumulator = converse.ConverseStreamAccumulator(rec)
+    accumulator = converse.ConverseStreamAccumulator(rec.capture_content)
     for event in events:
         accumulator.add(event)
     accumulator.apply(inv)
@@ -310,7 +310,7 @@ def test_invoke_readers(
     inv = Invocation(operation, "aws.bedrock", "anthropic.m" if "anthropic_version" in body else "m")
     invoke.read_request(inv, body, True)
     rec.start(inv)
-    invoke.read_response(inv, response, True).apply(inv, rec)
+    invoke.read_response(inv, response, True).apply(inv)
     invoke.header_usage({k: str(v) for k, v in response.items()}).apply_billed(inv)
     finish(rec, inv, telemetry)
 
@@ -323,7 +323,7 @@ def test_invoke_stream_accumulator(chunks: list[dict[str, Any]], telemetry: Tele
     rec = recorder(telemetry)
     inv = Invocation("chat", "aws.bedrock", "m", streaming=True)
     rec.start(inv)
-    accumulator = invoke.InvokeStreamAccumulator(rec)
+    accumulator = invoke.InvokeStreamAccumulator(rec.capture_content)
     for chunk in chunks:
         accumulator.add({"chunk": {"bytes": json.dumps(chunk, default=str).encode()}})
     accumulator.add({"chunk": {"bytes": b"not json"}})
@@ -341,7 +341,7 @@ def test_guardrail_traces(trace: Any, intervened: bool | None, telemetry: Teleme
     verdict = Verdict()
     verdict.intervened = intervened
     verdict.read_trace(trace)
-    verdict.apply(inv, rec)
+    verdict.apply(inv)
     finish(rec, inv, telemetry)
 
 

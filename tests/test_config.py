@@ -559,3 +559,23 @@ def test_temporality_maps_counters_and_histograms() -> None:
     assert len(sdk.TEMPORALITIES[asked]) == 6
     low = sdk.TEMPORALITIES[Temporality.LOWMEMORY]
     assert (low[Counter], low[Histogram], low[ObservableCounter]) == (delta, delta, cumulative)
+
+
+def test_langchain_settings_live_here(caplog: pytest.LogCaptureFixture) -> None:
+    """LangChain's two settings are parsed and validated with the others: one warning for a bad value."""
+    resolved = Settings.resolve(
+        env={
+            "OTEL_INSTRUMENTATION_GENAI_LANGCHAIN_VERBOSE": "loud",
+            "OTEL_INSTRUMENTATION_GENAI_LANGCHAIN_CONVERSATION_ID_KEYS": " chat_id, ,user_session ",
+        }
+    )
+    assert resolved.langchain_verbose is False
+    assert resolved.langchain_conversation_id_keys == ("chat_id", "user_session")
+    warnings = [r for r in caplog.records if "LANGCHAIN_VERBOSE" in r.getMessage()]
+    assert len(warnings) == 1
+    assert Settings.resolve(env={}).langchain_conversation_id_keys == (
+        "conversation_id",
+        "session_id",
+        "thread_id",
+    )
+    assert Settings.resolve({"langchain_verbose": True}, env={}).langchain_verbose is True

@@ -16,8 +16,8 @@ import pytest
 from opentelemetry._logs import SeverityNumber
 
 from conftest import API_KEY, Telemetry, kwargs_for
+from openai_support import body_of, expected_attributes, load, new_client, sse_chunks
 from replay import ReplayServer
-from test_openai_chat import body_of, expected_attributes, load, new_client, sse_chunks
 
 ROUNDTRIP = "chat_tool_call_roundtrip"
 CONTENT_KEYS = frozenset(
@@ -82,7 +82,7 @@ ROUNDTRIP_INPUT = [
     ],
 ]
 ROUNDTRIP_OUTPUT = [
-    [{"role": "assistant", "parts": CALLS, "finish_reason": "tool_calls"}],
+    [{"role": "assistant", "parts": CALLS, "finish_reason": "tool_call"}],
     [{"role": "assistant", "parts": [text(FINAL_TEXT)], "finish_reason": "stop"}],
 ]
 ROUNDTRIP_TOOLS = [[{"type": "function", "name": "get_current_weather"}], None]  # only call 1 offers tools
@@ -93,7 +93,7 @@ ROUNDTRIP_LEGACY = [
         "gen_ai.prompt.1.role": "user",
         "gen_ai.prompt.1.content": USER_TEXT,
         "gen_ai.completion.0.role": "assistant",
-        "gen_ai.completion.0.finish_reason": "tool_calls",
+        "gen_ai.completion.0.finish_reason": "tool_call",
         "gen_ai.completion.0.tool_calls.0.id": SEATTLE,
         "gen_ai.completion.0.tool_calls.0.name": "get_current_weather",
         "gen_ai.completion.0.tool_calls.0.arguments": '{"location":"Seattle, WA"}',
@@ -280,7 +280,7 @@ def test_span_only_streamed_tool_calls(
             "parts": [
                 {"type": "tool_call", "id": i, "name": n, "arguments": json.loads(a)} for i, n, a in tools[0]
             ],
-            "finish_reason": "tool_calls",
+            "finish_reason": "tool_call",
         }
     ]
     [attributes] = span_attributes(telemetry)
@@ -432,7 +432,7 @@ async def test_event_only_async_stream(
             "parts": [
                 {"type": "tool_call", "id": i, "name": n, "arguments": json.loads(a)} for i, n, a in tools[0]
             ],
-            "finish_reason": "tool_calls",
+            "finish_reason": "tool_call",
         }
     ]
     tool_definitions = [{"type": "function", "name": "get_current_weather"}]
@@ -494,7 +494,7 @@ def test_max_content_length_truncates_inside_the_json(
         ],
     ]
     outputs = [
-        [{"role": "assistant", "parts": calls, "finish_reason": "tool_calls"}],
+        [{"role": "assistant", "parts": calls, "finish_reason": "tool_call"}],
         [{"role": "assistant", "parts": [text(cut(FINAL_TEXT))], "finish_reason": "stop"}],
     ]
     tools = [[{"type": "function", "name": "get_current_weather"}], None]

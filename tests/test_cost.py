@@ -25,6 +25,7 @@ import pytest
 from bedrock_support import ALL as BEDROCK_ALL
 from bedrock_support import call_of, interactions, perform_sync, sync_client
 from conftest import API_KEY, Telemetry, kwargs_for
+from cost_support import check_cost, expected_cost
 from otel_genai import semconv as sc
 from otel_genai.core import pricing
 from otel_genai.core.invocation import Invocation
@@ -35,22 +36,6 @@ genai_prices = pytest.importorskip("genai_prices")
 OPENAI = sorted(p.stem for p in (RECORDINGS_DIR / "openai").glob("*.json") if "error" not in p.stem)
 AZURE = sorted(p.stem for p in (RECORDINGS_DIR / "azure-openai").glob("*.json") if "error" not in p.stem)
 BEDROCK = [n for n in BEDROCK_ALL if "error" not in n and not n.startswith("apply_")]
-USAGE_KEYS = {
-    "input_tokens": sc.USAGE_INPUT_TOKENS,
-    "output_tokens": sc.USAGE_OUTPUT_TOKENS,
-    "cache_read_tokens": sc.USAGE_CACHE_READ_INPUT_TOKENS,
-    "cache_write_tokens": sc.USAGE_CACHE_CREATION_INPUT_TOKENS,
-    "output_reasoning_tokens": sc.USAGE_REASONING_OUTPUT_TOKENS,
-}
-
-
-def _rate(price: Any, total_input: int) -> Decimal:
-    """A per-million price; a tiered one at the tier the call's input tokens reach (threshold pricing)."""
-    if isinstance(price, Decimal):
-        return price
-    return next(
-        (t.price for t in sorted(price.tiers, key=lambda t: -t.start) if total_input > t.start), price.base
-    )
 
 
 def _refs(attributes: dict[str, Any]) -> list[str]:
@@ -73,68 +58,6 @@ def _openai_call(client: Any, path: str, body: dict[str, Any]) -> None:
         list(result)
 
 
-def _expected(
-    attributes: dict[str, Any], provider_id: str, refs: str | list[str]
-) -> tuple[float, float | None] | None:
-    """(cost, savings) from genai-prices itself for the first model it knows, or None if it knows none."""
-    usage = {key: attributes[name] for key, name in USAGE_KEYS.items() if name in attributes}
-    tier = attributes.get(sc.OPENAI_RESPONSE_SERVICE_TIER)
-    for ref in [refs] if isinstance(refs, str) else refs:
-        try:
-            result = genai_prices.calc_price(
-                genai_prices.Usage(**usage),
-                ref,
-                provider_id=provider_id,
-                price_context={"service_tier": tier} if tier else None,
-            )
-            break
-        except LookupError:
-            continue
-    else:
-        return None
-    savings = None
-    read = usage.get("cache_read_tokens")
-    if read is not None:
-        prices, total_input = result.model_price, usage.get("input_tokens", 0)
-        full = _rate(prices.input_mtok, total_input)
-        cached = _rate(prices.cache_read_mtok, total_input) if prices.cache_read_mtok is not None else full
-        savings = float(Decimal(read) * (full - cached) / 1_000_000)
-    return float(result.total_price), savings
-
-
-def _check(telemetry: Telemetry, provider_id: str, ref_of: Callable[[dict[str, Any]], Any]) -> int:
-    """Every span's cost is genai-prices' price, and the cost counters add up the same; returns #priced."""
-    priced = 0
-    total = savings_total = 0.0
-    for span in telemetry.spans():
-        attributes = dict(span.attributes or {})
-        if sc.USAGE_INPUT_TOKENS not in attributes and sc.USAGE_OUTPUT_TOKENS not in attributes:
-            assert sc.USAGE_COST not in attributes
-            continue
-        expected = _expected(attributes, provider_id, ref_of(attributes))
-        if expected is None:
-            assert sc.USAGE_COST not in attributes, span.name  # unknown: no cost, never 0
-            continue
-        priced += 1
-        assert attributes[sc.USAGE_COST] == expected[0], span.name  # exact, not approximately
-        if expected[1] is None:
-            assert sc.USAGE_CACHE_SAVINGS not in attributes
-        else:
-            assert attributes[sc.USAGE_CACHE_SAVINGS] == pytest.approx(expected[1], rel=1e-12, abs=1e-18)
-            savings_total += expected[1]
-        total += expected[0]
-    metrics = telemetry.metrics(features=True)
-    cost_points = metrics.get(sc.METRIC_COST, [])
-    assert sum(p.value for p in cost_points) == pytest.approx(total, rel=1e-12)
-    assert bool(cost_points) == bool(priced)
-    for point in cost_points:
-        assert {sc.OPERATION_NAME, sc.PROVIDER_NAME, sc.REQUEST_MODEL} <= set(point.attributes)
-    if savings_total:
-        savings = metrics[sc.METRIC_COST_SAVINGS]
-        assert sum(p.value for p in savings) == pytest.approx(savings_total, rel=1e-12)
-    return priced
-
-
 @pytest.mark.parametrize("name", OPENAI)
 def test_openai_recording_cost(
     name: str, instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
@@ -147,7 +70,7 @@ def test_openai_recording_cost(
         if request["path"].startswith("/v1/"):
             _openai_call(client, request["path"], request.get("json") or {})
     client.close()
-    _check(telemetry, "openai", _refs)  # the model the response names, else the one requested
+    check_cost(telemetry, "openai", _refs)  # the model the response names, else the one requested
 
 
 def test_openai_recordings_are_mostly_priced(
@@ -163,11 +86,11 @@ def test_openai_recordings_are_mostly_priced(
         for interaction in interactions_of("openai", name):
             _openai_call(client, interaction["request"]["path"], interaction["request"]["json"])
     client.close()
-    assert _check(telemetry, "openai", lambda a: a[sc.RESPONSE_MODEL]) == len(telemetry.spans())
+    assert check_cost(telemetry, "openai", lambda a: a[sc.RESPONSE_MODEL]) == len(telemetry.spans())
     by_tier = {s.attributes.get(sc.OPENAI_RESPONSE_SERVICE_TIER): s.attributes for s in telemetry.spans()}
     priority = by_tier["priority"]
     # the priority tier is priced at its own rate, higher than the standard one
-    standard = _expected(
+    standard = expected_cost(
         {**priority, sc.OPENAI_RESPONSE_SERVICE_TIER: None}, "openai", priority[sc.RESPONSE_MODEL]
     )
     assert standard is not None and priority[sc.USAGE_COST] > standard[0]
@@ -194,7 +117,7 @@ def test_azure_recording_cost(
     _openai_call(client, f"/{api}", body)
     client.close()
     # an Azure deployment is priced as the model it serves (the response names it)
-    _check(telemetry, "azure", _refs)
+    check_cost(telemetry, "azure", _refs)
 
 
 def interactions_of(folder: str, name: str) -> list[dict[str, Any]]:
@@ -216,7 +139,7 @@ def test_bedrock_recording_cost(
     client = sync_client(server)
     for interaction in interactions(name):
         perform_sync(client, call_of(interaction))
-    _check(telemetry, "aws", _bedrock_ref)
+    check_cost(telemetry, "aws", _bedrock_ref)
 
 
 @pytest.mark.parametrize(

@@ -434,7 +434,7 @@ def test_prebuilt_agent_loop(instrument: Any, replay: Any) -> None:
     assert [
         c.attributes["gen_ai.response.finish_reasons"] for c in by_name(telemetry, "chat gpt-4o-mini")
     ] == [
-        ("tool_calls",),
+        ("tool_call",),
         ("stop",),
     ]
 
@@ -1004,7 +1004,7 @@ def test_tool_calls_with_content_capture(instrument: Any, replay: Any) -> None:
     message = model.invoke("Analyze the following food item: avocado")
 
     chat = dict(telemetry.span().attributes or {})
-    assert chat["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    assert chat["gen_ai.response.finish_reasons"] == ("tool_call",)
     (call,) = json.loads(chat["gen_ai.output.messages"])[0]["parts"]
     assert (call["type"], call["name"], call["id"]) == (
         "tool_call",
@@ -1090,11 +1090,11 @@ def _legacy_functions(server: Any) -> Any:
 
 
 SINGLE_CALLS = {
-    "chatopenai_parallel_tool_calls": (_parallel_tools, ("tool_calls",)),
+    "chatopenai_parallel_tool_calls": (_parallel_tools, ("tool_call",)),
     "chatopenai_structured_output": (_structured_output, ("stop",)),
-    "chatopenai_tool_calls_with_history": (_tool_history, ("tool_calls",)),
+    "chatopenai_tool_calls_with_history": (_tool_history, ("tool_call",)),
     "chatopenai_vllm_stream_finish_length": (_vllm_stream, ("length",)),
-    "lcel_openai_functions_gpt35": (_legacy_functions, ("function_call",)),
+    "lcel_openai_functions_gpt35": (_legacy_functions, ("tool_call",)),
 }
 
 

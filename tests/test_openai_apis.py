@@ -22,19 +22,22 @@ from openai_support import (
     BASIC,
     MODES,
     OPENAI_VERSION,
+    RECORDINGS,
     STREAM,
     Clients,
     assert_chat_span,
     assert_metrics,
     base_attributes,
+    body_of,
     consumed,
     content_json,
+    load,
     resolved,
     span_of,
+    sse_chunks,
     usage_attributes,
 )
 from replay import ReplayServer
-from test_openai_chat import RECORDINGS, body_of, load, sse_chunks
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -6,213 +6,36 @@ Each test replays the exact recorded request body, so expected values are read f
 
 from __future__ import annotations
 
-import json
 import socket
-import ssl
 from collections.abc import AsyncIterator, Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import openai
-import pydantic
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from conftest import API_KEY, Telemetry, chat_helpers, kwargs_for
+from conftest import Telemetry, chat_helpers, kwargs_for
+from openai_support import (
+    CHAT,
+    ERRORS,
+    MODES,
+    RECORDED,
+    SUCCESS,
+    ClientFactory,
+    StructuredAnswer,
+    base_path,
+    body_of,
+    check_metrics,
+    create,
+    dumped,
+    error_attributes,
+    expected_attributes,
+    load,
+    new_client,
+    sse_chunks,
+)
 from otel_genai import semconv as sc
 from replay import ReplayServer
-
-RECORDINGS = Path(__file__).parent / "recordings" / "openai"
-CHAT = sorted(p.stem for p in RECORDINGS.glob("chat_*.json"))
-# error recording -> (error.type, exception class, HTTP status)
-ERRORS: dict[str, tuple[str, type[openai.APIStatusError], int]] = {
-    "chat_error_404_model_not_found": ("model_not_found", openai.NotFoundError, 404),
-    "chat_error_400_invalid_image_url": ("invalid_image_url", openai.BadRequestError, 400),
-}
-SUCCESS = [name for name in CHAT if name not in ERRORS]
-ClientFactory = Callable[[str, bool], Any]
-MODES = pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
-
-# Literal anchors, one row per interaction: (input, output, finish reasons, cache read, reasoning tokens).
-# None = the recording reports no such count, so the span must not carry the attribute at all.
-RECORDED: dict[str, list[tuple[int | None, int | None, tuple[str, ...], int | None, int | None]]] = {
-    "chat_basic_gpt4o_mini": [(12, 5, ("stop",), 0, 0)],
-    "chat_legacy_function_call_gpt4": [(82, 16, ("function_call",), 0, 0)],
-    "chat_n2_choices": [(12, 24, ("stop", "stop"), 0, 0)],
-    "chat_parallel_tool_calls_gpt35": [(70, 46, ("tool_calls",), 0, 0)],
-    "chat_parse_json_schema_gpt4o": [(68, 37, ("stop",), 0, 0)],
-    "chat_parse_refusal_gpt4o": [(65, 13, ("stop",), 0, 0)],
-    "chat_prompt_caching_cached_tokens": [(1149, 315, ("stop",), 0, 0), (1149, 353, ("stop",), 1024, 0)],
-    "chat_reasoning_effort_gpt5_nano": [(11, 138, ("stop",), 0, 128)],
-    "chat_request_params_gpt4o_mini": [(12, 12, ("stop",), 0, 0)],
-    "chat_service_tier_priority_gpt5": [(8, 11, ("stop",), 0, 0)],
-    "chat_stop_sequence_string": [(12, 12, ("stop",), 0, 0)],
-    "chat_stream_deepseek_usage": [(12, 89, ("stop",), 0, None)],
-    "chat_stream_include_usage_gpt4": [(12, 5, ("stop",), 0, 0)],
-    "chat_stream_n2_include_usage": [(26, 104, ("stop", "stop"), 0, 0)],
-    "chat_stream_no_usage_gpt4": [(None, None, ("stop",), None, None)],
-    "chat_stream_parallel_tool_calls_no_usage": [(None, None, ("tool_calls",), None, None)],
-    "chat_stream_tool_calls_include_usage": [(75, 51, ("tool_calls",), 0, 0)],
-    "chat_tool_call_roundtrip": [(75, 51, ("tool_calls",), 0, 0), (99, 25, ("stop",), 0, 0)],
-    "chat_vision_image_url_finish_length": [(438, 16, ("length",), None, None)],
-}
-
-# Request-side attributes each recorded body must produce, written out from the recorded request JSON.
-REQUEST_ATTRIBUTES: dict[str, dict[str, Any]] = {
-    "chat_request_params_gpt4o_mini": {
-        "gen_ai.request.max_tokens": 50,
-        "gen_ai.request.temperature": 0.5,
-        "gen_ai.request.seed": 42,
-        "gen_ai.output.type": "text",
-        "openai.request.service_tier": "default",
-    },
-    "chat_stop_sequence_string": {"gen_ai.request.stop_sequences": ("stop",)},
-    "chat_n2_choices": {"gen_ai.request.choice.count": 2},
-    "chat_stream_n2_include_usage": {"gen_ai.request.choice.count": 2},
-    "chat_parse_json_schema_gpt4o": {"gen_ai.output.type": "json"},
-    "chat_parse_refusal_gpt4o": {"gen_ai.output.type": "json"},
-    "chat_reasoning_effort_gpt5_nano": {"gen_ai.request.reasoning.level": "low"},
-    "chat_service_tier_priority_gpt5": {"openai.request.service_tier": "priority"},
-}
-
-METRIC_KEYS = (
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.response.model",
-    "server.address",
-    "server.port",
-    "openai.response.service_tier",
-)
-
-
-# The schema of chat_parse_*: openai derives the recorded json_schema (name included) from this model, so
-# it has no docstring (that would become the schema's "description").
-class StructuredAnswer(pydantic.BaseModel):
-    rating: int
-    joke: str
-
-
-# --- recordings ------------------------------------------------------------------------------------
-
-
-@cache
-def _load_text(name: str) -> str:
-    return (RECORDINGS / f"{name}.json").read_text(encoding="utf-8")
-
-
-def load(name: str) -> dict[str, Any]:
-    """A fresh copy of the recording, so a test can never alter another test's expectations."""
-    return json.loads(_load_text(name))
-
-
-def body_of(name: str, index: int = 0) -> dict[str, Any]:
-    return load(name)["interactions"][index]["request"]["json"]
-
-
-def base_path(name: str) -> str:
-    return "/beta" if "deepseek" in name else "/v1"
-
-
-def sse_chunks(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
-
-
-def recorded_response(name: str, index: int) -> dict[str, Any]:
-    """The response as one object: the JSON body, or the stream folded (first chunk's envelope, the usage
-    chunk, the last finish reason per choice index)."""
-    response = load(name)["interactions"][index]["response"]
-    if "json" in response:
-        body = response["json"]
-        body["choices"] = sorted(body["choices"], key=lambda c: c["index"])
-        return body
-    chunks = sse_chunks(response["text"])
-    folded = {k: chunks[0].get(k) for k in ("id", "model", "system_fingerprint", "service_tier")}
-    finish: dict[int, str] = {}
-    for chunk in chunks:
-        folded["usage"] = chunk.get("usage") or folded.get("usage")
-        for choice in chunk["choices"]:
-            if choice.get("finish_reason"):
-                finish[choice["index"]] = choice["finish_reason"]
-    folded["choices"] = [{"index": i, "finish_reason": finish[i]} for i in sorted(finish)]
-    return folded
-
-
-def expected_attributes(name: str, index: int, server: ReplayServer) -> dict[str, Any]:
-    """Every attribute a successful call's span must carry (default settings), from the recording."""
-    body = body_of(name, index)
-    response = recorded_response(name, index)
-    port = int(server.url.rsplit(":", 1)[1])
-    a: dict[str, Any] = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.system": "openai",
-        "llm.request.type": "chat",
-        "gen_ai.request.model": body["model"],
-        "server.address": "127.0.0.1",
-        "server.port": port,
-        "gen_ai.openai.api_base": f"{server.url}{base_path(name)}/",
-        "openai.api.type": "chat_completions",
-        **REQUEST_ATTRIBUTES.get(name, {}),
-        "gen_ai.response.id": response["id"],
-        "gen_ai.response.model": response["model"],
-        "gen_ai.response.finish_reasons": tuple(c["finish_reason"] for c in response["choices"]),
-    }
-    if body.get("stream"):
-        a["gen_ai.request.stream"] = True
-        a["llm.is_streaming"] = True
-    if response.get("system_fingerprint"):
-        a["openai.response.system_fingerprint"] = response["system_fingerprint"]
-        a["gen_ai.openai.system_fingerprint"] = response["system_fingerprint"]
-    if response.get("service_tier"):
-        a["openai.response.service_tier"] = response["service_tier"]
-    usage = response.get("usage")
-    if usage:
-        a["gen_ai.usage.input_tokens"] = a["gen_ai.usage.prompt_tokens"] = usage["prompt_tokens"]
-        a["gen_ai.usage.output_tokens"] = a["gen_ai.usage.completion_tokens"] = usage["completion_tokens"]
-        a["llm.usage.total_tokens"] = usage["total_tokens"]
-        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-        if cached is not None:
-            a["gen_ai.usage.cache_read.input_tokens"] = cached
-        reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
-        if reasoning is not None:
-            a["gen_ai.usage.reasoning.output_tokens"] = reasoning
-    return a
-
-
-def error_attributes(name: str, server: ReplayServer, error_type: str) -> dict[str, Any]:
-    """A failed call's span: what was known before the request, plus error.type."""
-    port = int(server.url.rsplit(":", 1)[1])
-    return {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.system": "openai",
-        "llm.request.type": "chat",
-        "gen_ai.request.model": body_of(name)["model"],
-        "server.address": "127.0.0.1",
-        "server.port": port,
-        "gen_ai.openai.api_base": f"{server.url}/v1/",
-        "openai.api.type": "chat_completions",
-        "error.type": error_type,
-    }
-
-
-# --- clients and calls -----------------------------------------------------------------------------
-
-
-# Building an SSL context (CA bundle included) costs ~30 ms per client: share one (loopback is plain HTTP).
-_SSL = ssl.create_default_context()
-
-
-def new_client(url: str, is_async: bool) -> Any:
-    """The real client with its default HTTP client type, without retries."""
-    if is_async:
-        http: Any = openai.DefaultAsyncHttpxClient(verify=_SSL)
-        return openai.AsyncOpenAI(base_url=url, api_key=API_KEY, max_retries=0, http_client=http)
-    return openai.OpenAI(
-        base_url=url, api_key=API_KEY, max_retries=0, http_client=openai.DefaultHttpxClient(verify=_SSL)
-    )
 
 
 @pytest.fixture
@@ -230,77 +53,6 @@ async def client_for() -> AsyncIterator[ClientFactory]:
             await client.close()
         else:
             client.close()
-
-
-async def create(client: Any, body: dict[str, Any]) -> Any:
-    """``chat.completions.create``; a stream is consumed and returned as its list of chunks."""
-    if isinstance(client, openai.AsyncOpenAI):
-        result = await client.chat.completions.create(**kwargs_for(body))
-        return [chunk async for chunk in result] if body.get("stream") else result
-    result = client.chat.completions.create(**kwargs_for(body))
-    return list(result) if body.get("stream") else result
-
-
-def dumped(result: Any) -> Any:
-    return [c.model_dump() for c in result] if isinstance(result, list) else result.model_dump()
-
-
-# --- metric checks ---------------------------------------------------------------------------------
-
-
-def points(metrics: dict[str, list[Any]], name: str) -> list[Any]:
-    return metrics.get(name, [])
-
-
-def check_metrics(
-    metrics: dict[str, list[Any]],
-    span_attributes: dict[str, Any],
-    *,
-    streaming: bool,
-    error_type: str | None = None,
-    ttfc: float | None = None,
-) -> None:
-    """One call's metric points: exact attribute sets, counts and sums, semconv bucket boundaries."""
-    attributes = {k: span_attributes[k] for k in METRIC_KEYS if k in span_attributes}
-    present = {name for name, pts in metrics.items() if pts}
-    expected_names = {sc.METRIC_OPERATION_DURATION}
-
-    [duration] = metrics[sc.METRIC_OPERATION_DURATION]
-    expected = {**attributes, "error.type": error_type} if error_type else attributes
-    assert dict(duration.attributes) == expected
-    assert duration.count == 1
-    assert sum(duration.bucket_counts) == 1
-    assert tuple(duration.explicit_bounds) == sc.DURATION_BUCKETS
-
-    input_tokens = span_attributes.get("gen_ai.usage.input_tokens")
-    output_tokens = span_attributes.get("gen_ai.usage.output_tokens")
-    if input_tokens is not None:
-        expected_names.add(sc.METRIC_TOKEN_USAGE)
-        by_type = {p.attributes["gen_ai.token.type"]: p for p in metrics[sc.METRIC_TOKEN_USAGE]}
-        assert len(metrics[sc.METRIC_TOKEN_USAGE]) == 2
-        for token_type, tokens in (("input", input_tokens), ("output", output_tokens)):
-            point = by_type[token_type]
-            assert dict(point.attributes) == {**attributes, "gen_ai.token.type": token_type}
-            assert (point.count, point.sum, point.min, point.max) == (1, tokens, tokens, tokens)
-            assert tuple(point.explicit_bounds) == sc.TOKEN_BUCKETS
-
-    finish_reasons = span_attributes.get("gen_ai.response.finish_reasons")
-    if finish_reasons:
-        expected_names.add(sc.METRIC_GENERATION_CHOICES)
-        [choices] = metrics[sc.METRIC_GENERATION_CHOICES]
-        assert dict(choices.attributes) == attributes
-        assert choices.value == len(finish_reasons)
-
-    if streaming:
-        expected_names |= {sc.METRIC_TIME_TO_FIRST_CHUNK, sc.METRIC_TIME_PER_OUTPUT_CHUNK}
-        [first] = metrics[sc.METRIC_TIME_TO_FIRST_CHUNK]
-        [per_chunk] = metrics[sc.METRIC_TIME_PER_OUTPUT_CHUNK]
-        for point in (first, per_chunk):
-            assert dict(point.attributes) == attributes
-            assert point.count == 1
-            assert tuple(point.explicit_bounds) == sc.DURATION_BUCKETS
-        assert first.sum == ttfc  # the span attribute and the metric are the same measurement
-    assert present == expected_names
 
 
 # --- every recorded call ---------------------------------------------------------------------------
@@ -480,7 +232,7 @@ def test_tool_call_round_trip(
 
     spans = telemetry.spans()
     assert [s.name for s in spans] == ["chat gpt-4o-mini", "chat gpt-4o-mini"]
-    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans] == [("tool_calls",), ("stop",)]
+    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans] == [("tool_call",), ("stop",)]
     assert [s.attributes["gen_ai.response.id"] for s in spans] == [first.id, second.id]
     assert [s.attributes["gen_ai.usage.input_tokens"] for s in spans] == [75, 99]
     assert [s.attributes["gen_ai.usage.output_tokens"] for s in spans] == [51, 25]

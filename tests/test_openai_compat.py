@@ -20,7 +20,9 @@ from openai_support import (
     assert_chat_span,
     assert_metrics,
     base_attributes,
+    body_of,
     consumed,
+    load,
     port_of,
     resolved,
     span_of,
@@ -29,7 +31,6 @@ from openai_support import (
 from otel_genai import semconv as sc
 from otel_genai.instrumentation.openai import targets
 from replay import ReplayServer
-from test_openai_chat import body_of, load
 
 
 @pytest.fixture

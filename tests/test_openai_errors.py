@@ -22,11 +22,12 @@ from openai_support import (
     assert_chat_span,
     assert_metrics,
     base_attributes,
+    body_of,
+    load,
     resolved,
     span_of,
 )
 from replay import ReplayServer
-from test_openai_chat import body_of, load
 
 RETRY_AFTER_MS = 50  # honoured exactly by the client (no jitter), so two retries wait >= 0.1 s
 

@@ -20,18 +20,21 @@ from conftest import Telemetry
 from openai_support import (
     MODES,
     OPENAI_VERSION,
+    RECORDINGS,
     Clients,
     assert_metrics,
     base_attributes,
+    body_of,
     consumed,
     content_json,
+    load,
     resolved,
     single_interaction,
     span_of,
+    sse_chunks,
     usage_attributes,
 )
 from replay import ReplayServer
-from test_openai_chat import RECORDINGS, body_of, load, sse_chunks
 
 pytestmark = pytest.mark.skipif(OPENAI_VERSION < (1, 66), reason="the Responses API arrived in openai 1.66")
 

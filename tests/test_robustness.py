@@ -1,7 +1,7 @@
 """Odd shapes from a server or a caller yield less telemetry, never an exception in user code.
 
 Property-based: hypothesis feeds JSON-like garbage, plausible-but-wrong shapes and attribute objects with
-missing fields through the boundaries the openai hook really uses (``hook._begin``, ``hook._Call.end``,
+missing fields through the boundaries the openai hook really uses (``OpenAIHook.begin``, ``Call.end``,
 ``SyncStreamProxy``/``AsyncStreamProxy`` over ``ChatAccumulator``, ``Recorder.finish``), with real
 recorders writing to the SDK's in-memory exporters.
 """
@@ -25,11 +25,12 @@ from opentelemetry.trace import StatusCode
 from conftest import Telemetry
 from otel_genai.config import Settings
 from otel_genai.core import content
+from otel_genai.core.hooks import Call
 from otel_genai.core.invocation import Invocation
+from otel_genai.core.raw import RawResponseProxy
 from otel_genai.core.recorder import Recorder, active_invocation
 from otel_genai.core.streams import AsyncStreamProxy, SyncStreamProxy
 from otel_genai.instrumentation.openai import chat, endpoints, hook
-from otel_genai.instrumentation.openai.raw import RawResponseProxy
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -212,7 +213,7 @@ def test_hook_begin_and_end_survive_odd_requests_and_responses(
     """Any dict body still opens the span (request readers never give up); ``end`` returns the result."""
     reset(sink)
     options = FinalRequestOptions.construct(method="post", url="/chat/completions", json_data=body)
-    call = hook._begin(
+    call = hook.OpenAIHook().begin(
         recorders[name], CLIENT, (ChatCompletion, options), {"stream": stream, "stream_cls": None}
     )
     assert call is not None
@@ -248,7 +249,7 @@ def test_read_request_accepts_any_dict_body(body: dict[str, Any], capture: bool)
         assert inv.input_messages is not None and len(inv.input_messages) == len(body["messages"])
 
 
-# --- response readers through _Call.end ---------------------------------------------------------
+# --- response readers through Call.end ---------------------------------------------------------
 
 
 @SETTINGS
@@ -262,7 +263,7 @@ def test_call_end_returns_the_identical_result(
     inv.choice_count = n
     recorder.start(inv)
     assert active_invocation() is inv
-    returned = hook._Call(recorder, inv, endpoints.CHAT, False).end(result, is_async=False)
+    returned = Call(hook.OpenAIHook(), recorder, inv, endpoints.CHAT).end(result, is_async=False)
     if isinstance(returned, RawResponseProxy):  # an unread raw response: the span follows it
         assert returned.__wrapped__ is result
         returned.parse()
@@ -281,7 +282,7 @@ def test_long_conversation_keeps_the_core_attributes(sink: Telemetry, recorders:
         "messages": [{"role": "user", "content": f"turn {i}"} for i in range(100)],
     }
     options = FinalRequestOptions.construct(method="post", url="/chat/completions", json_data=body)
-    call = hook._begin(recorders["content"], CLIENT, (ChatCompletion, options), {"stream": False})
+    call = hook.OpenAIHook().begin(recorders["content"], CLIENT, (ChatCompletion, options), {"stream": False})
     assert call is not None
     result = {
         "id": "chatcmpl-1",

@@ -155,3 +155,8 @@ def _add_simulator(commands: Any) -> None:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+__all__ = [
+    "main",
+]

@@ -62,6 +62,11 @@ class Temporality(enum.Enum):
     LOWMEMORY = "lowmemory"
 
 
+LANGCHAIN_VERBOSE_ENV = "OTEL_INSTRUMENTATION_GENAI_LANGCHAIN_VERBOSE"
+LANGCHAIN_CONVERSATION_ID_KEYS_ENV = "OTEL_INSTRUMENTATION_GENAI_LANGCHAIN_CONVERSATION_ID_KEYS"
+LANGCHAIN_CONVERSATION_ID_KEYS = ("conversation_id", "session_id", "thread_id")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``init()`` and the instrumentors need, resolved and validated."""
@@ -90,6 +95,9 @@ class Settings:
     audit: bool = False
     redact: Callable[[str], str] | None = None
     mask_content: bool = False
+    # LangChain (docs/configuration.md): a span per runnable; metadata keys carrying the conversation id
+    langchain_verbose: bool = False
+    langchain_conversation_id_keys: tuple[str, ...] = LANGCHAIN_CONVERSATION_ID_KEYS
 
     @classmethod
     def resolve(
@@ -194,7 +202,28 @@ class _Resolver:
             audit=self.boolean("audit", "OTEL_GENAI_AUDIT", False),
             redact=self.redact(),
             mask_content=self.boolean("mask_content", "OTEL_GENAI_MASK_CONTENT", False),
+            langchain_verbose=self.boolean("langchain_verbose", LANGCHAIN_VERBOSE_ENV, False),
+            langchain_conversation_id_keys=self.names(
+                "langchain_conversation_id_keys",
+                LANGCHAIN_CONVERSATION_ID_KEYS_ENV,
+                LANGCHAIN_CONVERSATION_ID_KEYS,
+            ),
         )
+
+    def names(self, key: str, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated list of names (or an ``init()`` list / string); empty: the default."""
+        value = self.kw.get(key)
+        if isinstance(value, str):
+            value = value.split(",")
+        if value is None:
+            raw = self.raw(name)
+            value = raw.split(",") if raw else ()
+        try:
+            found = tuple(str(item).strip() for item in value if str(item).strip())
+        except TypeError:
+            self.warn(key, value, "expected a list of names", default)
+            return default
+        return found or default
 
     def prices(self) -> dict[tuple[str | None, str], dict[str, float]]:
         """User prices: the file first, ``init(prices=...)`` on top (a mapping, or a file path)."""
@@ -358,3 +387,17 @@ class _Resolver:
                 name, value, "expected NO_CONTENT, SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT", "NO_CONTENT"
             )
             return ContentCapture.NO_CONTENT
+
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_MAX_CONTENT_LENGTH",
+    "DEFAULT_METRIC_EXPORT_INTERVAL_MS",
+    "DEFAULT_TIMEOUT_S",
+    "EXPORTERS",
+    "SAMPLERS",
+    "SIGNALS",
+    "ContentCapture",
+    "Settings",
+    "Temporality",
+]

@@ -188,3 +188,11 @@ def _first_hop(endpoint: str) -> tuple[str, int]:
 
 def _reachable(endpoint: str) -> bool:
     return _connect_error(endpoint) is None
+
+
+__all__ = [
+    "EXPORTER_LOGGERS",
+    "WatchedExporter",
+    "before_shutdown",
+    "watch",
+]

@@ -125,3 +125,9 @@ def _flush_on_sigterm() -> None:
         os.kill(os.getpid(), signum)  # die of the signal, as the child would have without us
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+__all__ = [
+    "flush_before_exit",
+    "install",
+]

@@ -115,8 +115,8 @@ class OperationScope:
         if ops is None:
             return Operation(self.kind, self.name, None, otel_context.get_current())
         attributes = dict(self.attributes)
-        if self.kind == TOOL and args is not None and ops.content_on_span:
-            attributes[sc.TOOL_CALL_ARGUMENTS] = attributes[sc.LEGACY_ENTITY_INPUT] = ops.content(args)
+        if self.kind == TOOL and args is not None:
+            attributes.update(ops.tool_arguments(args))
         return ops.start(self.kind, self.name, attributes=attributes)
 
     def _finish(
@@ -128,7 +128,7 @@ class OperationScope:
         attributes: dict[str, Any] = {}
         if self.kind == TOOL and returned and error is None and ops.content_on_span:
             try:
-                attributes[sc.TOOL_CALL_RESULT] = attributes[sc.LEGACY_ENTITY_OUTPUT] = ops.content(result)
+                attributes = ops.tool_result(result)
             except Exception:
                 _log.debug("otel-genai: reading a tool result failed", exc_info=True)
         ops.finish(op, attributes=attributes, error=error)

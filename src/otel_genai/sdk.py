@@ -336,3 +336,13 @@ def _logs_provider(settings: Settings, resource: Resource, given: Any) -> tuple[
             provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogRecordExporter()))
     _logs.set_logger_provider(provider)
     return provider, True
+
+
+__all__ = [
+    "TEMPORALITIES",
+    "DeliveryCounter",
+    "Pipeline",
+    "build",
+    "histogram_views",
+    "sampler_for",
+]

@@ -150,3 +150,11 @@ def signal_timeout_s(signal: str, default_s: float, env: Mapping[str, str] | Non
     raw = (os.environ if env is None else env).get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT")
     number = _number(raw.strip()) if raw and raw.strip() else None
     return number / 1000 if number is not None and number > 0 else default_s
+
+
+__all__ = [
+    "SIGNALS",
+    "clean_headers",
+    "sanitize",
+    "signal_timeout_s",
+]

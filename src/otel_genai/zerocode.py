@@ -44,3 +44,9 @@ class OtelGenAIConfigurator:
         import otel_genai
 
         otel_genai.init()  # never raises; logs one line per bad setting
+
+
+__all__ = [
+    "OtelGenAIConfigurator",
+    "OtelGenAIDistro",
+]

@@ -130,3 +130,13 @@ async def wrap_async_generator(
         raise
     finally:
         _finish(done, error)
+
+
+__all__ = [
+    "Done",
+    "Step",
+    "attach",
+    "detach",
+    "wrap_async_generator",
+    "wrap_generator",
+]

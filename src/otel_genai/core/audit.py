@@ -89,3 +89,10 @@ def record(
         if digests[1]:
             out[sc.AUDIT_OUTPUT_DIGEST] = digests[1]
     return out
+
+
+__all__ = [
+    "FIELDS",
+    "digest",
+    "record",
+]

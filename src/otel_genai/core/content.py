@@ -103,3 +103,13 @@ def legacy_attributes(prefix: str, messages: list[Message], limit: int) -> dict[
                 response if isinstance(response, str) else to_json(response), limit
             )
     return attributes
+
+
+__all__ = [
+    "legacy_attributes",
+    "parse_json_maybe",
+    "text_part",
+    "to_json",
+    "tool_call_part",
+    "truncate",
+]

@@ -251,3 +251,12 @@ class GenAIMetricReader(PeriodicExportingMetricReader):
         except Exception:  # never let our aggregation cost the SDK's own metrics their export
             _log.debug("otel-genai: collecting metrics failed", exc_info=True)
             return None
+
+
+__all__ = [
+    "CARDINALITY_LIMIT",
+    "FastCounter",
+    "FastHistogram",
+    "GenAIMetricReader",
+    "MetricsBuffer",
+]

@@ -26,6 +26,7 @@ class Invocation:
         "chunk_count",
         "chunk_gaps_ns",
         "context_token",
+        "dimensions",
         "enriched",
         "error_type",
         "finish_reasons",
@@ -47,6 +48,7 @@ class Invocation:
         "presence_penalty",
         "pricing_model",
         "provider",
+        "provider_counts",
         "reasoning_level",
         "reasoning_tokens",
         "request_model",
@@ -89,6 +91,7 @@ class Invocation:
     output_type: str | None
     reasoning_level: str | None
     attributes: dict[str, Any]  # provider-specific span attributes, e.g. openai.request.service_tier
+    dimensions: dict[str, Any] | None  # provider-specific metric attributes (span attributes too)
     # response
     response_id: str | None
     response_model: str | None
@@ -114,6 +117,8 @@ class Invocation:
         set[tuple[str, str]] | None
     )  # (type, stage): content, denied_topic, ...; input/output
     guardrail_blocked: str | None  # "input" (prompt blocked) or "output" (response filtered)
+    # provider-specific counters the recorder adds at the end: (metric, value, attributes, unit, description)
+    provider_counts: list[tuple[str, int, dict[str, Any], str, str]] | None
     # content, filled only when capture is on
     input_messages: list[Message] | None
     output_messages: list[Message] | None
@@ -150,6 +155,7 @@ class Invocation:
         self.stop_sequences = self.seed = self.choice_count = None
         self.frequency_penalty = self.presence_penalty = self.output_type = self.reasoning_level = None
         self.attributes = {}
+        self.dimensions = None
         self.response_id = self.response_model = self.finish_reasons = None
         self.input_tokens = self.output_tokens = None
         self.cache_read_tokens = self.cache_write_tokens = self.reasoning_tokens = self.vector_size = None
@@ -158,6 +164,7 @@ class Invocation:
         self.pricing_model = self.service_tier = self.batch = None
         self.guardrail_configured = self.guardrail_intervened = None
         self.guardrail_activations = self.guardrail_blocked = None
+        self.provider_counts = None
         self.input_messages = self.output_messages = None
         self.system_instructions = self.tool_definitions = None
         self.start_ns = 0
@@ -180,3 +187,9 @@ class Invocation:
             elif value is not None and not (name == "streaming" and value is False):
                 setattr(outer, name, value)
         outer.enriched = True
+
+
+__all__ = [
+    "Invocation",
+    "Message",
+]

@@ -146,6 +146,36 @@ class Operations:
             if v is not None and (keep_all or (self._legacy if _legacy_name(k) else self._semconv))
         }
 
+    def tool_arguments(self, value: Any) -> dict[str, Any]:
+        """A tool call's arguments as span attributes, when content goes on spans (else nothing)."""
+        if not self.content_on_span:
+            return {}
+        text = self.content(value)
+        return {sc.TOOL_CALL_ARGUMENTS: text, sc.LEGACY_ENTITY_INPUT: text}
+
+    def tool_result(self, value: Any) -> dict[str, Any]:
+        """A tool call's result as span attributes, when content goes on spans (else nothing)."""
+        if not self.content_on_span:
+            return {}
+        text = self.content(value)
+        return {sc.TOOL_CALL_RESULT: text, sc.LEGACY_ENTITY_OUTPUT: text}
+
+    @staticmethod
+    def labels(
+        conversation_id: str | None, properties: Mapping[str, Any], tags: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(span attributes, attributes handed on to everything inside) for a framework run's labels: its
+        conversation id (never invented), its properties as association properties, its tags."""
+        attributes: dict[str, Any] = {}
+        hand_on: dict[str, Any] = {}
+        if conversation_id:
+            attributes[sc.CONVERSATION_ID] = hand_on[sc.CONVERSATION_ID] = conversation_id
+        for key, value in properties.items():
+            attributes[f"{sc.LEGACY_ASSOCIATION_PREFIX}.{key}"] = value
+        if tags:
+            attributes[sc.LANGCHAIN_TAGS] = tags
+        return attributes, hand_on
+
     def content(self, value: Any) -> str:
         """Content as the JSON text a span attribute holds, redacted and truncated to the length limit."""
         rewrite = self.recorder.redact
@@ -153,3 +183,14 @@ class Operations:
             value = redaction.rewrite_any(value, rewrite)
         shortened = content.truncate(value, self._limit)
         return shortened if isinstance(shortened, str) else content.to_json(shortened)
+
+
+__all__ = [
+    "AGENT",
+    "RETRIEVAL",
+    "TASK",
+    "TOOL",
+    "WORKFLOW",
+    "Operation",
+    "Operations",
+]

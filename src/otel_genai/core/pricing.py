@@ -515,3 +515,20 @@ def _library_calc(
 
 def table(user_prices: UserPrices | None, library: bool) -> PriceTable:
     return PriceTable(user_prices, library)
+
+
+__all__ = [
+    "LIBRARY",
+    "PENDING",
+    "PRICE_KEYS",
+    "PROVIDER_IDS",
+    "USAGE_FIELDS",
+    "PriceTable",
+    "Quote",
+    "UserPrices",
+    "drain_all",
+    "library_quote",
+    "load_prices_file",
+    "parse_user_prices",
+    "table",
+]

@@ -22,6 +22,7 @@ from ..config import ContentCapture, Settings
 from ..version import __version__
 from . import audit, content, fastspan, pricing, redaction, scope, scrub
 from .invocation import Invocation
+from .readers import finish_reason
 
 _log = logging.getLogger("otel_genai")
 _INFERENCE_KEY = otel_context.create_key("otel_genai.inference")
@@ -32,6 +33,18 @@ def active_invocation() -> Invocation | None:
     """The inference currently open in this context (any layer), if any."""
     value = otel_context.get_value(_INFERENCE_KEY)
     return value if isinstance(value, Invocation) else None
+
+
+def normalise_finish_reasons(inv: Invocation) -> None:
+    """The one finish-reason rule for every provider: semconv values (stop, length, content_filter,
+    tool_call, error) through ``readers.finish_reason``; a value it does not know is kept as sent."""
+    reasons = inv.finish_reasons
+    if reasons:
+        inv.finish_reasons = [finish_reason(r) or r for r in reasons]
+    for message in inv.output_messages or ():
+        reason = message.get("finish_reason")
+        if reason is not None:
+            message["finish_reason"] = finish_reason(reason) or reason
 
 
 def error_type_of(exc: BaseException) -> str:
@@ -230,6 +243,15 @@ class Recorder:
             ctx = trace.set_span_in_context(inv.span, ctx)
             inv.context_token = otel_context.attach(otel_context.set_value(_INFERENCE_KEY, inv, ctx))
 
+    def chunk(self, inv: Invocation) -> None:
+        """One streamed chunk arrived now (a layer without a stream proxy: LangChain's token callbacks)."""
+        now = time.perf_counter_ns()
+        inv.streaming = True
+        if inv.first_chunk_ns is None:
+            inv.first_chunk_ns = now
+        inv.last_chunk_ns = now
+        inv.chunk_count += 1
+
     def deactivate(self, inv: Invocation) -> None:
         """Leave the span's context (the call returned; a stream may still be open)."""
         token, inv.context_token = inv.context_token, None
@@ -286,6 +308,7 @@ class Recorder:
     ) -> None:
         """Everything ``finish`` records, then the span's end (``end_time`` when completed later)."""
         try:
+            normalise_finish_reasons(inv)
             digests = self._digests(inv) if self._audit is not None else None
             if self._redact is not None:
                 redaction.apply(inv, self._redact)
@@ -419,9 +442,8 @@ class Recorder:
             attributes[sc.SERVER_ADDRESS] = inv.server_address
         if inv.server_port:
             attributes[sc.SERVER_PORT] = inv.server_port
-        tier = inv.attributes.get(sc.OPENAI_RESPONSE_SERVICE_TIER)
-        if tier:
-            attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        if inv.dimensions:  # a provider's own metric dimensions (openai.response.service_tier)
+            attributes.update(inv.dimensions)
         if inv.error_type is not None:
             self._duration.record(
                 (end_ns - inv.start_ns) / 1e9, {**attributes, sc.ERROR_TYPE: inv.error_type}
@@ -462,6 +484,8 @@ class Recorder:
                 self._guardrail_activations.add(
                     1, {**attributes, sc.GUARDRAIL_TYPE: kind, sc.GUARDRAIL_STAGE: stage}
                 )
+        for name, value, metric_attributes, unit, description in inv.provider_counts or ():
+            self.count(name, value, metric_attributes, unit, description)
 
     def _guardrail_attributes(self, inv: Invocation, attributes: dict[str, Any]) -> None:
         if inv.guardrail_configured or inv.guardrail_activations:
@@ -572,3 +596,11 @@ class Recorder:
         from opentelemetry._logs import SeverityNumber
 
         return SeverityNumber.INFO
+
+
+__all__ = [
+    "Recorder",
+    "active_invocation",
+    "error_type_of",
+    "normalise_finish_reasons",
+]

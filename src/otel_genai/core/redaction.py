@@ -105,3 +105,12 @@ def apply(inv: Invocation, fn: Callable[[str], str]) -> None:
     except Exception:  # never record what the hook was meant to hide
         _log.debug("otel-genai: redact hook failed; content dropped", exc_info=True)
         inv.input_messages = inv.output_messages = inv.system_instructions = None
+
+
+__all__ = [
+    "apply",
+    "luhn",
+    "mask",
+    "rewrite_any",
+    "rewriter",
+]

@@ -28,3 +28,9 @@ def with_attributes(extra: Mapping[str, Any], ctx: Context | None = None) -> Con
     if not extra:
         return ctx if ctx is not None else otel_context.get_current()
     return otel_context.set_value(_KEY, {**attributes(ctx), **extra}, ctx)
+
+
+__all__ = [
+    "attributes",
+    "with_attributes",
+]

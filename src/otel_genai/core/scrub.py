@@ -148,3 +148,16 @@ def record_exception(span: Any, exc: BaseException, *, content: bool) -> str:
     attributes = exception_attributes(exc, content=content)
     span.add_event("exception", attributes)
     return attributes["exception.message"]
+
+
+__all__ = [
+    "MARKER",
+    "error_summary",
+    "exception_attributes",
+    "exception_message",
+    "provider_answered",
+    "record_exception",
+    "remember",
+    "text",
+    "url",
+]

@@ -24,16 +24,30 @@ _log = logging.getLogger("otel_genai")
 
 
 class Accumulator(Protocol):
-    """Folds chunks into one response; written once per provider stream type.
+    """Folds chunks into one response; written once per provider stream type (``StreamFold`` gives the
+    defaults). This is everything the core uses of one."""
 
-    It may also have ``error_type(exc) -> str | None`` to type an exception the stream raises (an HTTP
-    status that surfaces only on the first chunk); without it, or on None, the recorder's class name rule.
-    """
+    hide_usage_chunk: bool  # the hook asked for a usage-only chunk the user did not: add() hides it
 
     def add(self, chunk: Any) -> bool | None:
         """Fold one chunk; True hides it from the user (a chunk only the instrumentation asked for)."""
 
     def apply(self, inv: Invocation) -> None: ...
+
+    def error_type(self, exc: BaseException) -> str | None:
+        """Type an exception the stream raises (an HTTP status that surfaces only on the first chunk);
+        None: the recorder's class-name rule."""
+
+
+class StreamFold:
+    """Defaults for an ``Accumulator``: no hidden chunk, no error typing of its own."""
+
+    __slots__ = ("hide_usage_chunk",)
+
+    hide_usage_chunk: bool
+
+    def error_type(self, exc: BaseException) -> str | None:
+        return None
 
 
 class _Lifecycle:
@@ -83,11 +97,8 @@ class _Lifecycle:
             self.recorder.fail(self.inv, exc, self._error_type(exc))
 
     def _error_type(self, exc: BaseException) -> str | None:
-        classify = getattr(self.accumulator, "error_type", None)
-        if classify is None:
-            return None
         try:
-            result = classify(exc)
+            result = self.accumulator.error_type(exc)
             return result if isinstance(result, str) else None
         except Exception:
             _log.debug("otel-genai: typing a stream error failed", exc_info=True)
@@ -148,6 +159,17 @@ def _response_of(proxy: Any) -> Any:
     return wrapped
 
 
+def _entered(stream: Any, name: str) -> Any:
+    """The stream's own ``__enter__``/``__aenter__``; a stream without one fails as it would unproxied."""
+    inner = stream
+    while isinstance(inner, wrapt.ObjectProxy):  # our own event-stream proxies (bedrock) included
+        inner = inner.__wrapped__
+    if not hasattr(inner, name):
+        kind = "asynchronous context manager" if name == "__aenter__" else "context manager"
+        raise TypeError(f"{type(inner).__name__!r} object does not support the {kind} protocol")
+    return getattr(stream, name)
+
+
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     """A synchronous iterator that looks and behaves exactly like the wrapped stream."""
 
@@ -185,7 +207,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-i
             self._self_state.finish()
 
     def __enter__(self) -> SyncStreamProxy:
-        self.__wrapped__.__enter__()
+        _entered(self.__wrapped__, "__enter__")()
         return self
 
     def __exit__(self, *exc_info: Any) -> Any:
@@ -265,7 +287,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         return close
 
     async def __aenter__(self) -> AsyncStreamProxy:
-        await self.__wrapped__.__aenter__()
+        await _entered(self.__wrapped__, "__aenter__")()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> Any:
@@ -278,3 +300,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
         state = getattr(self, "_self_state", None)
         if state is not None:
             state.finish()
+
+
+__all__ = [
+    "Accumulator",
+    "AsyncStreamProxy",
+    "StreamFold",
+    "SyncStreamProxy",
+]

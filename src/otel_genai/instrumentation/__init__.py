@@ -12,9 +12,17 @@ INSTRUMENTORS: dict[str, str] = {
     "manual": "otel_genai.manual:ManualInstrumentor",  # the decorators' configuration, not a library
     "bedrock": "otel_genai.instrumentation.bedrock:BedrockInstrumentor",
     "ollama": "otel_genai.instrumentation.ollama:OllamaInstrumentor",
+    "anthropic": "otel_genai.instrumentation.anthropic:AnthropicInstrumentor",
+    "google_genai": "otel_genai.instrumentation.google_genai:GoogleGenAIInstrumentor",
 }
 
 
 def load(name: str) -> Any:
     module, _, cls = INSTRUMENTORS[name].partition(":")
     return getattr(importlib.import_module(module), cls)()
+
+
+__all__ = [
+    "INSTRUMENTORS",
+    "load",
+]

@@ -67,3 +67,8 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 _log.warning(
                     "otel-genai: %s.%s was re-wrapped by another library; left in place", owner, attribute
                 )
+
+
+__all__ = [
+    "GenAIInstrumentor",
+]

@@ -540,3 +540,13 @@ _VIEWS: dict[str, Callable[[sqlite3.Connection, _Scope, dict[str, str]], Any]] =
     "trace": _trace,
     "ml": _ml,
 }
+
+
+__all__ = [
+    "COST_COUNTERS",
+    "GUARDRAIL_COUNTERS",
+    "NotFound",
+    "attr",
+    "percentile",
+    "query",
+]

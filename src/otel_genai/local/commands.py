@@ -136,3 +136,11 @@ def demo(args: argparse.Namespace) -> int:
 
 def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+__all__ = [
+    "DEFAULT_PORT",
+    "add_server_arguments",
+    "demo",
+    "ui",
+]

@@ -389,3 +389,22 @@ def _logs(request: Any) -> Decoded:
                     )
                 )
     return out
+
+
+__all__ = [
+    "JSON",
+    "MAX_BODY_BYTES",
+    "PROTOBUF",
+    "BadRequest",
+    "Decoded",
+    "attributes",
+    "decode",
+    "decompress",
+    "dumps",
+    "encode",
+    "media_type",
+    "parse",
+    "response",
+    "status_body",
+    "value_of",
+]

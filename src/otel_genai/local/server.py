@@ -280,3 +280,9 @@ def _static(name: str) -> bytes | None:
             _STATIC_CACHE[name] = data
         return data
     return _STATIC_CACHE[name]
+
+
+__all__ = [
+    "LocalServer",
+    "is_loopback",
+]

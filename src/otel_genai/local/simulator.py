@@ -238,3 +238,11 @@ def main(argv: Any = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+__all__ = [
+    "REPLY",
+    "Simulator",
+    "main",
+    "serve",
+]

@@ -286,3 +286,11 @@ class Store:
         self._db.close()
         while not self._readers.empty():
             self._readers.get_nowait().close()
+
+
+__all__ = [
+    "DEFAULT_MAX_AGE_S",
+    "DEFAULT_MAX_BYTES",
+    "Store",
+    "default_path",
+]

@@ -223,3 +223,9 @@ def _training() -> str:
     history = model.fit(x, y, epochs=3, batch_size=64, validation_split=0.2, verbose=0, callbacks=[callback])
     model.evaluate(x, y, verbose=0, callbacks=[callback])
     return f"3 epochs, accuracy {history.history['accuracy'][-1]:.2f}"
+
+
+__all__ = [
+    "Report",
+    "run",
+]

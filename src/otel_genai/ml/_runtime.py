@@ -49,3 +49,13 @@ def guarded(method: _F) -> _F:
             return None
 
     return cast(_F, run)
+
+
+__all__ = [
+    "SCOPE",
+    "guarded",
+    "meter",
+    "pipeline",
+    "tracer",
+    "warn_once",
+]

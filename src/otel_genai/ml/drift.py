@@ -110,3 +110,13 @@ class Window:
 
     def column(self, index: int) -> Any:
         return self._rows[: self.filled, index]
+
+
+__all__ = [
+    "CategoricalDrift",
+    "Method",
+    "NumericDrift",
+    "Window",
+    "ks",
+    "psi",
+]

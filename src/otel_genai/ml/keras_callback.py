@@ -363,3 +363,8 @@ class KerasCallback(_callback_base()):  # type: ignore[misc]
     @guarded
     def on_predict_end(self, logs: Mapping[str, Any] | None = None) -> None:
         self._end_run("predict", logs)
+
+
+__all__ = [
+    "KerasCallback",
+]

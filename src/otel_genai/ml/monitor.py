@@ -458,3 +458,11 @@ def _probabilities(array: Any, class_names: Sequence[str] | None) -> Any:
     ):
         return np.stack([1.0 - flat, flat], axis=1)
     return None
+
+
+__all__ = [
+    "REASONS",
+    "InputRejected",
+    "ModelMonitor",
+    "Observation",
+]

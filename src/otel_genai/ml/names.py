@@ -30,3 +30,30 @@ CONFIDENCE = "ml.model.confidence"
 OUTPUT_ENTROPY = "ml.model.output.entropy"
 INPUT_REJECTED = "ml.model.input.rejected"
 DRIFT = "ml.model.drift"
+
+
+__all__ = [
+    "CLASS",
+    "CONFIDENCE",
+    "DRIFT",
+    "EPOCH",
+    "EPOCH_SAMPLES",
+    "EPOCH_SPAN",
+    "EPOCH_THROUGHPUT",
+    "ERRORS",
+    "ERROR_TYPE",
+    "FEATURE",
+    "INPUT_REJECTED",
+    "KERAS_BATCH_DURATION",
+    "KERAS_EPOCH_DURATION",
+    "KERAS_THROUGHPUT_KEY",
+    "METHOD",
+    "MODEL",
+    "NONFINITE_LOSS_EVENT",
+    "OUTPUT_ENTROPY",
+    "OUTPUT_FEATURE",
+    "PREDICTIONS",
+    "PREDICTION_DURATION",
+    "REASON",
+    "STAGE",
+]

@@ -288,3 +288,18 @@ def metrics_asgi_app() -> Callable[..., Any]:
     make_asgi_app = _prometheus_client().make_asgi_app
     metrics()
     return make_asgi_app(registry())  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "CONFIDENCE_BUCKETS",
+    "DURATION_BUCKETS",
+    "ENTROPY_BUCKETS",
+    "ENV",
+    "Metrics",
+    "PrometheusSink",
+    "metrics",
+    "metrics_app",
+    "metrics_asgi_app",
+    "multiprocess_directory",
+    "registry",
+]

@@ -26,7 +26,7 @@ class BedrockInstrumentor(GenAIInstrumentor):
     def _patch(self, recorder: Any) -> None:
         from botocore.client import BaseClient
 
-        from .hook import async_wrapper, sync_wrapper
+        from .hook import wrapper
 
         generation = self._generation
 
@@ -34,14 +34,14 @@ class BedrockInstrumentor(GenAIInstrumentor):
             """False once uninstrumented: a wrapper another library kept in place then passes through."""
             return self._generation == generation
 
-        self._wrap(BaseClient, "_make_api_call", sync_wrapper(recorder, BaseClient, live))
+        self._wrap(BaseClient, "_make_api_call", wrapper(recorder, BaseClient, live, is_async=False))
 
         def on_aiobotocore(module: Any) -> None:
             if generation != self._generation:
                 return  # uninstrumented (or re-instrumented) before aiobotocore was imported
             try:
                 owner = module.AioBaseClient
-                self._wrap(owner, "_make_api_call", async_wrapper(recorder, owner, live))
+                self._wrap(owner, "_make_api_call", wrapper(recorder, owner, live, is_async=True))
             except Exception:
                 _log.warning("otel-genai: could not instrument aiobotocore", exc_info=True)
 

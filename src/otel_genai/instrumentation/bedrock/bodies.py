@@ -191,3 +191,12 @@ class AsyncEventIterator(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unuse
         except BaseException as exc:
             self._self_inv.error_type = aws_error_code(exc)
             raise
+
+
+__all__ = [
+    "AsyncEventIterator",
+    "EventIterator",
+    "aws_error_code",
+    "read_async",
+    "read_sync",
+]

@@ -11,7 +11,7 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
-from ...core.recorder import Recorder
+from ...core.streams import StreamFold
 from .guardrails import Verdict, read_config
 from .readers import Usage, as_count, as_float, as_int, as_str, converse_usage, finish_reason
 
@@ -193,7 +193,7 @@ def verdict_for(inv: Invocation, stop_reason: Any, trace: Any) -> Verdict:
     return verdict
 
 
-def read_response(inv: Invocation, response: dict[str, Any], capture: bool, recorder: Recorder) -> None:
+def read_response(inv: Invocation, response: dict[str, Any], capture: bool) -> None:
     """A ``converse`` result (a plain dict from botocore's parser)."""
     stop_reason = response.get("stopReason")
     reason = finish_reason(stop_reason)
@@ -207,7 +207,7 @@ def read_response(inv: Invocation, response: dict[str, Any], capture: bool, reco
         output = response.get("output")
         if isinstance(output, dict) and isinstance(output.get("message"), dict):
             inv.output_messages = [message(output["message"], reason or "error")]
-    verdict_for(inv, stop_reason, response.get("trace")).apply(inv, recorder)
+    verdict_for(inv, stop_reason, response.get("trace")).apply(inv)
 
 
 # --- streams ---------------------------------------------------------------------------------------
@@ -318,14 +318,13 @@ class ConverseFold:
         return reason
 
 
-class ConverseStreamAccumulator:
+class ConverseStreamAccumulator(StreamFold):
     """The core stream proxies' accumulator for ``converse_stream``'s event stream."""
 
-    __slots__ = ("fold", "recorder")
+    __slots__ = ("fold",)
 
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-        self.fold = ConverseFold(recorder.capture_content)
+    def __init__(self, capture: bool) -> None:
+        self.fold = ConverseFold(capture)
 
     def add(self, chunk: Any) -> None:
         self.fold.add(chunk)
@@ -335,4 +334,21 @@ class ConverseStreamAccumulator:
         fold.apply(inv)
         if inv.response_model is None:
             inv.response_model = inv.request_model  # Bedrock answers with the model it was asked for
-        verdict_for(inv, fold.stop_reason, fold.trace).apply(inv, self.recorder)
+        verdict_for(inv, fold.stop_reason, fold.trace).apply(inv)
+
+
+__all__ = [
+    "GUARDRAIL_INTERVENED",
+    "ConverseFold",
+    "ConverseStreamAccumulator",
+    "message",
+    "messages",
+    "parts",
+    "read_inference_config",
+    "read_latency",
+    "read_request",
+    "read_response",
+    "system_parts",
+    "tool_definitions",
+    "verdict_for",
+]

@@ -14,8 +14,7 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
-from ...core.recorder import Recorder
-from ..openai.readers import as_str
+from ...core.readers import as_str
 
 # policy type (metric value), span attribute, assessment key, (entry list, the field naming an entry)
 _POLICIES: tuple[tuple[str, str, str, tuple[tuple[str, str | None], ...]], ...] = (
@@ -127,8 +126,9 @@ class Verdict:
                                 kind = sc.GUARDRAIL_PROMPT_ATTACK
                             self.activations.add((kind, stage))
 
-    def apply(self, inv: Invocation, recorder: Recorder) -> None:
-        """Span attributes, the ``content_filter`` finish reason, and one activation count per policy type."""
+    def apply(self, inv: Invocation) -> None:
+        """Span attributes, the ``content_filter`` finish reason, and one activation count per policy type
+        (``provider_counts``: the recorder adds them)."""
         attributes = inv.attributes
         self._neutral(inv)
         if self.intervened is not None:
@@ -147,14 +147,18 @@ class Verdict:
         guardrail_id = attributes.get(sc.AWS_BEDROCK_GUARDRAIL_ID)
         if guardrail_id:
             metric_attributes[sc.AWS_BEDROCK_GUARDRAIL_ID] = guardrail_id
-        for policy in types:
-            recorder.count(
+        counts = [
+            (
                 sc.METRIC_BEDROCK_GUARDRAIL_ACTIVATION,
                 1,
                 {**metric_attributes, sc.GUARDRAIL_TYPE: policy},
                 "{activation}",
                 "Bedrock guardrail policies that fired, by policy type.",
             )
+            for policy in types
+        ]
+        if counts:
+            inv.provider_counts = [*(inv.provider_counts or ()), *counts]
 
     def _neutral(self, inv: Invocation) -> None:
         """The provider-neutral fields the recorder turns into gen_ai.guardrail.* (docs/telemetry.md)."""
@@ -174,3 +178,9 @@ class Verdict:
             )
             if not stages and source == "OUTPUT":
                 inv.guardrail_blocked = sc.STAGE_OUTPUT
+
+
+__all__ = [
+    "Verdict",
+    "read_config",
+]

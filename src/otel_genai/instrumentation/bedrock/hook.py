@@ -8,7 +8,8 @@ one set lookup.
 ``opentelemetry-instrumentation-botocore`` hooks the same method and has its own Bedrock extension. When
 both are active exactly one of them traces a Bedrock call: if its wrapper sits inside ours, ours runs the
 call with instrumentation suppressed (so it records nothing); if it sits outside ours (it was instrumented
-after otel-genai), its span is already open and ours steps aside.
+after otel-genai), its span is already open and ours steps aside. The mechanics are the core's
+(``core/hooks.py``): this module says which operations, how to read them and where their streams are.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from opentelemetry.instrumentation.utils import suppress_instrumentation
-
 from ... import semconv as sc
 from ...core import content
+from ...core.hooks import Call, Endpoint, Provider, hook, nothing
 from ...core.invocation import Invocation
 from ...core.recorder import Recorder
-from ...core.streams import AsyncStreamProxy, SyncStreamProxy
+from ...core.streams import Accumulator
 from . import bodies, converse, invoke
 from .guardrails import Verdict, read_config
 from .models import billed_id, is_media, readable_name
@@ -80,85 +80,58 @@ def contrib_position(owner: type, ours: Any) -> str | None:
 # --- one call ------------------------------------------------------------------------------------------
 
 
-class _Call:
-    """One hooked Bedrock operation: its invocation and the readers for its result."""
+def _converse_fold(inv: Invocation, capture: bool) -> Accumulator:
+    return converse.ConverseStreamAccumulator(capture)
 
-    __slots__ = ("inv", "operation", "recorder", "suppress")
 
-    def __init__(self, recorder: Recorder, inv: Invocation, operation: str, suppress: bool) -> None:
-        self.recorder = recorder
-        self.inv = inv
+def _invoke_fold(inv: Invocation, capture: bool) -> Accumulator:
+    return invoke.InvokeStreamAccumulator(capture)
+
+
+# operation -> (readers live on BedrockCall), stream fold, the result key holding the event stream
+ENDPOINTS = {
+    CONVERSE: Endpoint(sc.OP_CHAT, nothing, nothing),
+    CONVERSE_STREAM: Endpoint(sc.OP_CHAT, nothing, nothing, _converse_fold),
+    INVOKE: Endpoint(sc.OP_CHAT, nothing, nothing),
+    INVOKE_STREAM: Endpoint(sc.OP_CHAT, nothing, nothing, _invoke_fold),
+    APPLY_GUARDRAIL: Endpoint(sc.OP_APPLY_GUARDRAIL, nothing, nothing),
+}
+_STREAM_KEYS = {CONVERSE_STREAM: "stream", INVOKE_STREAM: "body"}
+
+
+class BedrockCall(Call):
+    """One hooked Bedrock operation: the result is a dict; InvokeModel's body is read first."""
+
+    __slots__ = ("operation",)
+
+    def __init__(self, provider: Provider, recorder: Recorder, inv: Invocation, operation: str) -> None:
+        super().__init__(provider, recorder, inv, ENDPOINTS[operation])
         self.operation = operation
-        self.suppress = suppress
 
-    def fail(self, exc: BaseException) -> None:
+    def end(self, result: Any, *, is_async: bool) -> Any:
         try:
-            _read_request_id(self.inv, getattr(exc, "response", None))
-            self.recorder.fail(self.inv, exc, error_type(exc))
+            _read_request_id(self.inv, result)
         except Exception:
-            _log.debug("otel-genai: recording a bedrock error failed", exc_info=True)
+            _log.debug("otel-genai: reading a bedrock request id failed", exc_info=True)
+        return super().end(result, is_async=is_async)
 
-    def needs_body(self, result: Any) -> bool:
-        """InvokeModel bodies worth reading: JSON, not media, not larger than ``invoke.MAX_BODY``."""
-        try:
-            if self.operation != INVOKE or not isinstance(result, dict):
-                return False
-            if is_media(self.inv.request_model or ""):
-                return False
-            if "json" not in str(result.get("contentType") or "").lower():
-                return False
-            length = as_count(_headers(result).get("content-length"))
-            return length is None or length <= invoke.MAX_BODY
-        except Exception:
-            _log.debug("otel-genai: inspecting a bedrock response failed", exc_info=True)
-            return False
-
-    def end(self, result: Any, data: bytes | None, *, is_async: bool) -> Any:
-        """Finish (or hand the span to a stream proxy) and return ``result`` as the user would get it."""
-        inv = self.inv
-        try:
-            if isinstance(result, dict):
-                _read_request_id(inv, result)
-                if self.operation == CONVERSE_STREAM:
-                    return self._wrap_stream(result, "stream", converse.ConverseStreamAccumulator, is_async)
-                if self.operation == INVOKE_STREAM:
-                    return self._wrap_stream(result, "body", invoke.InvokeStreamAccumulator, is_async)
-                self._read(result, data)
-        except Exception:
-            _log.debug("otel-genai: reading a bedrock response failed", exc_info=True)
-        self.recorder.finish(inv)
-        return result
-
-    def _read(self, result: dict[str, Any], data: bytes | None) -> None:
-        inv, capture = self.inv, self.recorder.capture_content
+    def read_response(self, inv: Invocation, result: Any, capture: bool) -> None:
+        if not isinstance(result, dict) or self.operation in _STREAM_KEYS:
+            return
         if self.operation == CONVERSE:
-            converse.read_response(inv, result, capture, self.recorder)
+            converse.read_response(inv, result, capture)
         elif self.operation == INVOKE:
-            body = invoke.parse(data) if data is not None else None
+            body = invoke.parse(self.body) if self.body is not None else None
             verdict = invoke.read_response(inv, body, capture) if body is not None else Verdict()
             headers = _headers(result)
             invoke.header_usage(headers).apply_billed(inv)
             converse.read_latency(inv, headers.get("x-amzn-bedrock-invocation-latency"))
-            verdict.apply(inv, self.recorder)
+            verdict.apply(inv)
         elif self.operation == APPLY_GUARDRAIL:
-            _read_guardrail_response(inv, result, capture, self.recorder)
+            _read_guardrail_response(inv, result, capture)
             return
         if inv.response_model is None:
             inv.response_model = inv.request_model
-
-    def _wrap_stream(self, result: dict[str, Any], key: str, accumulator: Any, is_async: bool) -> Any:
-        stream = result.get(key)
-        if stream is None:
-            self.recorder.finish(self.inv)
-            return result
-        self.recorder.deactivate(self.inv)
-        if is_async:
-            events: Any = bodies.AsyncEventIterator(stream, self.inv)
-            result[key] = AsyncStreamProxy(events, self.recorder, self.inv, accumulator(self.recorder))
-        else:
-            events = bodies.EventIterator(stream, self.inv)
-            result[key] = SyncStreamProxy(events, self.recorder, self.inv, accumulator(self.recorder))
-        return result
 
 
 def _headers(result: dict[str, Any]) -> dict[str, Any]:
@@ -188,9 +161,7 @@ def _guardrail_parts(blocks: Any) -> list[dict[str, Any]]:
     return found
 
 
-def _read_guardrail_response(
-    inv: Invocation, result: dict[str, Any], capture: bool, recorder: Recorder
-) -> None:
+def _read_guardrail_response(inv: Invocation, result: dict[str, Any], capture: bool) -> None:
     verdict = Verdict()
     action = as_str(result.get("action"))
     if action is not None:
@@ -201,7 +172,7 @@ def _read_guardrail_response(
         inv.output_messages = [
             {"role": "assistant", "parts": _guardrail_parts(result["outputs"]), "finish_reason": reason}
         ]
-    verdict.apply(inv, recorder)
+    verdict.apply(inv)
 
 
 # --- reading the request ----------------------------------------------------------------------------
@@ -255,77 +226,95 @@ def _invocation(client: Any, operation: str, params: dict[str, Any], capture: bo
     return inv
 
 
-def _begin(
-    recorder: Recorder, owner: type, ours: Any, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> _Call | None:
-    """Open the span for a bedrock-runtime operation; None for anything else (or when we step aside)."""
-    try:
+class BedrockHook(Provider):
+    """botocore's ``_make_api_call`` on one client class (``BaseClient`` or aiobotocore's override)."""
+
+    label = "bedrock"
+
+    def __init__(self, owner: type, live: Callable[[], bool]) -> None:
+        self.owner = owner
+        self.live = live
+        self.ours: Any = None  # our wrapper on ``owner``, to find the contrib wrapper's position
+
+    def error_type(self, exc: BaseException) -> str | None:
+        return error_type(exc)
+
+    def read_error(self, inv: Invocation, exc: BaseException) -> None:
+        _read_request_id(inv, getattr(exc, "response", None))
+
+    def begin(
+        self, recorder: Recorder, client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Call | None:
+        """Open the span for a bedrock-runtime operation; None for anything else (or when we step aside)."""
+        if not self.live():
+            return None
         operation = args[0] if args else kwargs.get("operation_name")
         if operation not in OPERATIONS or client.meta.service_model.service_name != SERVICE:
             return None
         params = args[1] if len(args) > 1 else kwargs.get("api_params")
         if not isinstance(params, dict):
             return None
-        position = contrib_position(owner, ours)
+        position = contrib_position(self.owner, self.ours)
         if position == "outside":
             return None  # the botocore instrumentation's Bedrock span is already open
         inv = _invocation(client, operation, params, recorder.capture_content)
         recorder.start(inv)
-        return _Call(recorder, inv, operation, position == "inside")
-    except Exception:
-        _log.debug("otel-genai: reading a bedrock request failed", exc_info=True)
-        return None
+        call = BedrockCall(self, recorder, inv, operation)
+        call.suppress = position == "inside"
+        return call
+
+    def stream_of(self, call: Call, result: Any, is_async: bool) -> Any:
+        key = _STREAM_KEYS.get(getattr(call, "operation", ""))
+        stream = result.get(key) if key and isinstance(result, dict) else None
+        if stream is None:
+            return None
+        return (
+            bodies.AsyncEventIterator(stream, call.inv)
+            if is_async
+            else bodies.EventIterator(stream, call.inv)
+        )
+
+    def put_stream(self, result: Any, proxy: Any) -> Any:
+        for key in _STREAM_KEYS.values():
+            if key in result:
+                result[key] = proxy
+                break
+        return result
+
+    def needs_body(self, call: Call, result: Any) -> bool:
+        """InvokeModel bodies worth reading: JSON, not media, not larger than ``invoke.MAX_BODY``."""
+        if getattr(call, "operation", None) != INVOKE or not isinstance(result, dict):
+            return False
+        if is_media(call.inv.request_model or ""):
+            return False
+        if "json" not in str(result.get("contentType") or "").lower():
+            return False
+        length = as_count(_headers(result).get("content-length"))
+        return length is None or length <= invoke.MAX_BODY
+
+    def read_body(self, result: Any) -> bytes | None:
+        return bodies.read_sync(result)
+
+    async def read_body_async(self, result: Any) -> bytes | None:
+        return await bodies.read_async(result)
 
 
-def sync_wrapper(recorder: Recorder, owner: type, live: Callable[[], bool]) -> Callable[..., Any]:
-    def _make_api_call(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call = _begin(recorder, owner, _make_api_call, instance, args, kwargs) if live() else None
-        if call is None:
-            return wrapped(*args, **kwargs)
-        data = None
-        try:
-            if call.suppress:
-                with suppress_instrumentation():
-                    result = wrapped(*args, **kwargs)
-            else:
-                result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        if call.needs_body(result):
-            try:
-                data = bodies.read_sync(result)
-            except Exception as exc:  # the body's own read failed: the user's read will raise it again
-                call.fail(exc)
-                return result
-        return call.end(result, data, is_async=False)
-
-    return _make_api_call
+def wrapper(recorder: Recorder, owner: type, live: Callable[[], bool], *, is_async: bool) -> Any:
+    """The wrapper for ``owner._make_api_call``; it knows itself (for ``contrib_position``)."""
+    provider = BedrockHook(owner, live)
+    sync_wrapper, async_wrapper = hook(provider, recorder)
+    provider.ours = async_wrapper if is_async else sync_wrapper
+    return provider.ours
 
 
-def async_wrapper(recorder: Recorder, owner: type, live: Callable[[], bool]) -> Callable[..., Any]:
-    async def _make_api_call(
-        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        call = _begin(recorder, owner, _make_api_call, instance, args, kwargs) if live() else None
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        data = None
-        try:
-            if call.suppress:
-                with suppress_instrumentation():
-                    result = await wrapped(*args, **kwargs)
-            else:
-                result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        if call.needs_body(result):
-            try:
-                data = await bodies.read_async(result)
-            except Exception as exc:
-                call.fail(exc)
-                return result
-        return call.end(result, data, is_async=True)
-
-    return _make_api_call
+__all__ = [
+    "APPLY_GUARDRAIL",
+    "ENDPOINTS",
+    "OPERATIONS",
+    "SERVICE",
+    "BedrockCall",
+    "BedrockHook",
+    "contrib_position",
+    "error_type",
+    "wrapper",
+]

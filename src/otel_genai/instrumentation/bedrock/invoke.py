@@ -31,9 +31,10 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
-from ...core.recorder import Recorder
+from ...core.streams import StreamFold
+from ...dialects import anthropic
 from ..openai import chat as openai_chat
-from . import anthropic, converse
+from . import converse
 from .guardrails import Verdict
 from .models import is_embeddings
 from .readers import (
@@ -347,15 +348,15 @@ def read_response(inv: Invocation, body: dict[str, Any], capture: bool) -> Verdi
 # --- streams ---------------------------------------------------------------------------------------
 
 
-class InvokeStreamAccumulator:
+class InvokeStreamAccumulator(StreamFold):
     """Folds ``{"chunk": {"bytes": ...}}`` events: each chunk's bytes are one JSON event of the model's own
     stream (Anthropic events, Converse-shaped Nova events, or text-family chunks), plus Bedrock's
     ``amazon-bedrock-invocationMetrics`` on the last one."""
 
-    __slots__ = ("action", "billed", "first_byte", "fold", "latency", "recorder", "trace")
+    __slots__ = ("action", "billed", "capture", "first_byte", "fold", "latency", "trace")
 
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
         self.fold: Any = None  # chosen by the first chunk's shape
         self.billed = Usage()
         self.latency: Any = None
@@ -372,7 +373,7 @@ class InvokeStreamAccumulator:
             return
         fold = self.fold
         if fold is None:
-            capture = self.recorder.capture_content
+            capture = self.capture
             if (
                 "type" in body
                 and isinstance(body["type"], str)
@@ -414,4 +415,17 @@ class InvokeStreamAccumulator:
                 inv.server_time_per_output_token = (latency - first_byte) / 1000 / (output - 1)
         if inv.response_model is None:
             inv.response_model = inv.request_model
-        guardrail_verdict(inv, self.action, self.trace).apply(inv, self.recorder)
+        guardrail_verdict(inv, self.action, self.trace).apply(inv)
+
+
+__all__ = [
+    "MAX_BODY",
+    "InvokeStreamAccumulator",
+    "TextFold",
+    "guardrail_verdict",
+    "header_usage",
+    "operation_for",
+    "parse",
+    "read_request",
+    "read_response",
+]

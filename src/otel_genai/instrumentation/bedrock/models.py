@@ -58,3 +58,11 @@ def is_media(name: str) -> bool:
 
 def is_embeddings(name: str) -> bool:
     return name.startswith(_EMBEDDINGS)
+
+
+__all__ = [
+    "billed_id",
+    "is_embeddings",
+    "is_media",
+    "readable_name",
+]

@@ -11,21 +11,26 @@ that part is imported.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Collection, Iterable
 from contextvars import ContextVar
 from typing import Any
 
 import wrapt
 
+from ...config import (
+    LANGCHAIN_CONVERSATION_ID_KEYS,
+    LANGCHAIN_CONVERSATION_ID_KEYS_ENV,
+    LANGCHAIN_VERBOSE_ENV,
+    Settings,
+)
 from .._base import GenAIInstrumentor
 
 _log = logging.getLogger("otel_genai")
 
-VERBOSE_ENV = "OTEL_INSTRUMENTATION_GENAI_LANGCHAIN_VERBOSE"
-CONVERSATION_ID_KEYS_ENV = "OTEL_INSTRUMENTATION_GENAI_LANGCHAIN_CONVERSATION_ID_KEYS"
-DEFAULT_CONVERSATION_ID_KEYS = ("conversation_id", "session_id", "thread_id")
-_TRUE = ("true", "1", "yes", "on")
+# the settings live in config.py (validated there, one warning for a bad value); these names stay for callers
+VERBOSE_ENV = LANGCHAIN_VERBOSE_ENV
+CONVERSATION_ID_KEYS_ENV = LANGCHAIN_CONVERSATION_ID_KEYS_ENV
+DEFAULT_CONVERSATION_ID_KEYS = LANGCHAIN_CONVERSATION_ID_KEYS
 
 
 class LangChainInstrumentor(GenAIInstrumentor):
@@ -46,22 +51,23 @@ class LangChainInstrumentor(GenAIInstrumentor):
         self._option_overrides = {
             k: kwargs[k] for k in ("verbose", "conversation_id_keys") if kwargs.get(k) is not None
         }
+        self._settings = kwargs.get("settings")
         super()._instrument(**kwargs)
 
     def _options(self) -> Any:
         from .handler import Options
 
         overrides = getattr(self, "_option_overrides", {})
-        verbose = overrides.get("verbose")
-        if verbose is None:
-            verbose = os.environ.get(VERBOSE_ENV, "").strip().lower() in _TRUE
-        keys: Any = overrides.get("conversation_id_keys")
-        if keys is None:
-            raw = os.environ.get(CONVERSATION_ID_KEYS_ENV, "").strip()
-            keys = [k.strip() for k in raw.split(",") if k.strip()] if raw else DEFAULT_CONVERSATION_ID_KEYS
-        elif isinstance(keys, str):
-            keys = [keys]
-        return Options(bool(verbose), tuple(str(k) for k in keys))
+        settings = Settings.resolve(
+            {
+                "langchain_verbose": overrides.get("verbose"),
+                "langchain_conversation_id_keys": overrides.get("conversation_id_keys"),
+            }
+        )
+        base = getattr(self, "_settings", None)
+        if isinstance(base, Settings) and not overrides:  # init()'s own settings (its keywords included)
+            settings = base
+        return Options(settings.langchain_verbose, settings.langchain_conversation_id_keys)
 
     def _patch(self, recorder: Any) -> None:
         from .handler import OTelCallbackHandler

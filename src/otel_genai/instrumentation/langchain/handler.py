@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -35,8 +34,8 @@ from ...core import scope as scope_attributes
 from ...core.activation import attach, detach
 from ...core.invocation import Invocation
 from ...core.operations import AGENT, RETRIEVAL, TASK, TOOL, WORKFLOW, Operation, Operations
+from ...core.readers import as_list, as_str, get
 from ...core.recorder import Recorder
-from ..openai.readers import as_list, as_str, get
 from . import readers
 
 _log = logging.getLogger("otel_genai")
@@ -169,27 +168,25 @@ class OTelCallbackHandler(BaseCallbackHandler):
     def _labels(
         self, tags: list[str] | None, metadata: Mapping[str, Any] | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(span attributes, attributes handed on to everything inside) from LangChain's tags/metadata:
-        the conversation id (never invented), metadata as association properties, the user's tags."""
-        attributes: dict[str, Any] = {}
-        hand_on: dict[str, Any] = {}
+        """What LangChain's tags and metadata say (the user's own, not LangChain's internal keys); the
+        core names the attributes (``Operations.labels``)."""
+        conversation_id = None
+        properties: dict[str, Any] = {}
         if metadata:
             for key in self.options.conversation_id_keys:
                 value = metadata.get(key)
                 if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
-                    attributes[sc.CONVERSATION_ID] = hand_on[sc.CONVERSATION_ID] = str(value)
+                    conversation_id = str(value)
                     break
-            for key, value in metadata.items():
-                if (
-                    isinstance(value, (str, int, float, bool))
-                    and not key.startswith(_INTERNAL_METADATA)
-                    and key not in _INTERNAL_METADATA_KEYS
-                ):
-                    attributes[f"{sc.LEGACY_ASSOCIATION_PREFIX}.{key}"] = value
+            properties = {
+                key: value
+                for key, value in metadata.items()
+                if isinstance(value, (str, int, float, bool))
+                and not key.startswith(_INTERNAL_METADATA)
+                and key not in _INTERNAL_METADATA_KEYS
+            }
         user_tags = [t for t in tags or () if isinstance(t, str) and not t.startswith(_INTERNAL_TAGS)]
-        if user_tags:
-            attributes[sc.LANGCHAIN_TAGS] = user_tags
-        return attributes, hand_on
+        return self.ops.labels(conversation_id, properties, user_tags)
 
     # --- chains, agents, graph nodes ------------------------------------------------------------
 
@@ -288,9 +285,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
             attributes[sc.TOOL_TYPE] = "function"
             attributes[sc.TOOL_CALL_ID] = as_str(kwargs.get("tool_call_id"))
             attributes[sc.TOOL_DESCRIPTION] = as_str(get(serialized, "description"))
-            if self.ops.content_on_span:
-                arguments = self.ops.content(inputs if inputs is not None else input_str)
-                attributes[sc.TOOL_CALL_ARGUMENTS] = attributes[sc.LEGACY_ENTITY_INPUT] = arguments
+            attributes.update(self.ops.tool_arguments(inputs if inputs is not None else input_str))
             op = self.ops.start(TOOL, name, parent=self._base(parent), attributes=attributes, hand_on=hand_on)
             self._add(run_id, _Run(op.context, op=op), claim=TOOL)
         except Exception:
@@ -304,7 +299,7 @@ class OTelCallbackHandler(BaseCallbackHandler):
         if self.ops.content_on_span:
             try:
                 result = get(output, "content") if hasattr(output, "tool_call_id") else output
-                attributes[sc.TOOL_CALL_RESULT] = attributes[sc.LEGACY_ENTITY_OUTPUT] = self.ops.content(
+                attributes = self.ops.tool_result(
                     result if isinstance(result, (str, int, float, bool, list, dict)) else str(result)
                 )
             except Exception:
@@ -456,14 +451,8 @@ class OTelCallbackHandler(BaseCallbackHandler):
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
         inv = run.inv if run is not None else None
-        if inv is None:
-            return
-        now = time.perf_counter_ns()
-        inv.streaming = True
-        if inv.first_chunk_ns is None:
-            inv.first_chunk_ns = now
-        inv.last_chunk_ns = now
-        inv.chunk_count += 1
+        if inv is not None:
+            self.recorder.chunk(inv)  # chunk timing is the recorder's
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
@@ -489,3 +478,11 @@ class OTelCallbackHandler(BaseCallbackHandler):
 def _class_name(serialized: Any) -> str | None:
     ids = as_list(get(serialized, "id"))
     return str(ids[-1]) if ids else as_str(get(serialized, "name"))
+
+
+__all__ = [
+    "SCOPE",
+    "OTelCallbackHandler",
+    "Options",
+    "Scope",
+]

@@ -245,3 +245,18 @@ def session_metadata(handler: OTelCallbackHandler) -> Wrapper:
         return config
 
     return wrapper
+
+
+__all__ = [
+    "AGENT_GRAPHS",
+    "ScopeStep",
+    "Wrapper",
+    "by_run_manager",
+    "is_agent_graph",
+    "mark_agent",
+    "retriever_top_k",
+    "scoped_call",
+    "scoped_stream",
+    "session_metadata",
+    "set_config_context",
+]

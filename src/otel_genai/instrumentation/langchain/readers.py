@@ -11,8 +11,10 @@ from typing import Any
 
 from ...core import content, scrub
 from ...core.invocation import Invocation, Message
+from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.readers import finish_reason as finish_reason_rule
+from ...dialects import anthropic
 from ..openai.chat import tool_definition
-from ..openai.readers import as_float, as_int, as_list, as_str, get
 
 # LangChain's ls_provider -> gen_ai.provider.name, where the spellings differ
 _PROVIDERS = {
@@ -30,15 +32,6 @@ _PROVIDERS = {
     "watsonx": "ibm.watsonx.ai",
 }
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
-# provider finish/stop reasons -> the conventions' values (anything else passes through)
-_FINISH = {
-    "tool_calls": "tool_call",
-    "tool_use": "tool_call",
-    "function_call": "tool_call",
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-}
 _OWN_IDS = ("lc_run-", "run-")  # message ids LangChain made up, not the provider's response id
 
 
@@ -113,7 +106,13 @@ def _parts(value: Any) -> list[dict[str, Any]]:
             url = get(url, "url") if not isinstance(url, str) else url
             if isinstance(url, str):
                 parts.append({"type": "uri", "modality": "image", "uri": scrub.url(url)})
+        elif kind in _ANTHROPIC_BLOCKS and isinstance(block, dict):
+            parts.extend(anthropic.parts([block]))  # Anthropic-shaped content: the shared dialect
     return parts
+
+
+# Anthropic content blocks LangChain passes through as they are (tool_use is in ``tool_calls``)
+_ANTHROPIC_BLOCKS = frozenset({"image", "document", "tool_result"})
 
 
 def message(msg: Any, finish_reason: str | None = None) -> Message:
@@ -167,7 +166,7 @@ def finish_reason(generation: Any) -> str | None:
         or as_str(get(metadata, "stop_reason"))
         or as_str(get(metadata, "done_reason"))
     )
-    return _FINISH.get(raw.lower(), raw.lower()) if raw else None
+    return finish_reason_rule(raw.lower()) if raw else None
 
 
 def read_response(inv: Invocation, response: Any, capture: bool) -> None:
@@ -227,3 +226,15 @@ def _output_message(generation: Any) -> Message:
         return out
     text = as_str(get(generation, "text"))
     return {"role": "assistant", "parts": [content.text_part(text)] if text else [], "finish_reason": reason}
+
+
+__all__ = [
+    "finish_reason",
+    "input_messages",
+    "message",
+    "prompt_messages",
+    "provider",
+    "read_request",
+    "read_response",
+    "tool_definitions",
+]

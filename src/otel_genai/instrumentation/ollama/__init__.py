@@ -21,10 +21,12 @@ class OllamaInstrumentor(GenAIInstrumentor):
     def _patch(self, recorder: Any) -> None:
         from ollama import AsyncClient, Client
 
-        from .hook import async_wrapper, sync_wrapper
+        from ...core.hooks import hook
+        from .hook import OllamaHook
 
-        self._wrap(Client, "_request", sync_wrapper(recorder))
-        self._wrap(AsyncClient, "_request", async_wrapper(recorder))
+        sync_wrapper, async_wrapper = hook(OllamaHook(), recorder)
+        self._wrap(Client, "_request", sync_wrapper)
+        self._wrap(AsyncClient, "_request", async_wrapper)
 
 
 __all__ = ["OllamaInstrumentor"]

@@ -13,8 +13,9 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content
 from ...core.invocation import Invocation, Message
+from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.streams import StreamFold
 from ..openai.chat import tool_definition
-from ..openai.readers import as_float, as_int, as_list, as_str, get
 
 _NS_PER_S = 1e9
 _TIMINGS = (
@@ -209,7 +210,7 @@ def read_embeddings(inv: Invocation, response: Any) -> None:
 # --- streams -----------------------------------------------------------------------------------
 
 
-class StreamAccumulator:
+class StreamAccumulator(StreamFold):
     """Folds ``ChatResponse``/``GenerateResponse`` chunks. The final ``done`` chunk carries the model,
     ``done_reason``, counts and timings; text, thinking and tool calls are kept only when capturing."""
 
@@ -255,8 +256,7 @@ class StreamAccumulator:
             reason = inv.finish_reasons[0] if inv.finish_reasons else None
             inv.output_messages = [_output_message(parts, reason)]
 
-    @staticmethod
-    def error_type(exc: BaseException) -> str | None:
+    def error_type(self, exc: BaseException) -> str | None:
         """Errors raised while iterating (a 404 for a streamed request, an error line) are typed alike."""
         return error_type(exc)
 
@@ -271,3 +271,18 @@ def error_type(exc: BaseException) -> str | None:
     if isinstance(status, int) and 100 <= status <= 599:
         return str(status)
     return "ollama.ResponseError"
+
+
+__all__ = [
+    "StreamAccumulator",
+    "error_type",
+    "finish_reason",
+    "input_message",
+    "read_embeddings",
+    "read_final",
+    "read_generate_input",
+    "read_options",
+    "read_request",
+    "read_response",
+    "read_timings",
+]

@@ -7,6 +7,12 @@ from typing import Any
 
 from .._base import GenAIInstrumentor
 
+# openai's stream helpers (module, sync class, async class): their own folding errors end the span
+HELPERS = (
+    ("openai.lib.streaming.chat._completions", "ChatCompletionStream", "AsyncChatCompletionStream"),
+    ("openai.lib.streaming.responses._responses", "ResponseStream", "AsyncResponseStream"),
+)
+
 
 class OpenAIInstrumentor(GenAIInstrumentor):
     """Patches the openai client's request method (sync and async) once, for every client instance."""
@@ -20,14 +26,18 @@ class OpenAIInstrumentor(GenAIInstrumentor):
     def _patch(self, recorder: Any) -> None:
         from openai._base_client import AsyncAPIClient, SyncAPIClient
 
-        from .hook import async_wrapper, sync_wrapper
+        from ...core.hooks import hook
+        from .hook import OpenAIHook
 
-        self._wrap(SyncAPIClient, "request", sync_wrapper(recorder))
-        self._wrap(AsyncAPIClient, "request", async_wrapper(recorder))
-        from .helpers import helper_classes
+        sync_wrapper, async_wrapper = hook(OpenAIHook(), recorder)
+        self._wrap(SyncAPIClient, "request", sync_wrapper)
+        self._wrap(AsyncAPIClient, "request", async_wrapper)
+        from ...core.stream_helpers import helper_classes
 
-        for cls, method, wrapper in helper_classes():  # .stream() helpers: their own errors end the span
+        for cls, method, wrapper in helper_classes(
+            HELPERS
+        ):  # .stream() helpers: their own errors end the span
             self._wrap(cls, method, wrapper)
 
 
-__all__ = ["OpenAIInstrumentor"]
+__all__ = ["HELPERS", "OpenAIInstrumentor"]

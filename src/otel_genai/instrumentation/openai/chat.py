@@ -11,8 +11,9 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content, scrub
 from ...core.invocation import Invocation, Message
+from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.streams import StreamFold
 from . import content_filters
-from .readers import as_float, as_int, as_list, as_str, get
 
 # --- request -----------------------------------------------------------------------------------
 
@@ -139,6 +140,7 @@ def read_response_envelope(inv: Invocation, response: Any) -> None:
     tier = as_str(get(response, "service_tier"))
     if tier:
         inv.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        inv.dimensions = {sc.OPENAI_RESPONSE_SERVICE_TIER: tier}
         inv.service_tier = tier  # priced at that tier's rates
     read_usage(inv, get(response, "usage"))
 
@@ -205,7 +207,7 @@ def output_message(message: Any, finish_reason: str) -> Message:
 _MAX_CHOICES = 128
 
 
-class ChatAccumulator:
+class ChatAccumulator(StreamFold):
     """Folds ``ChatCompletionChunk`` objects; keeps text and tool-call fragments only when capturing."""
 
     __slots__ = (
@@ -213,7 +215,6 @@ class ChatAccumulator:
         "envelope",
         "filters",
         "finish",
-        "hide_usage_chunk",
         "max_index",
         "prompt_filters",
         "texts",
@@ -294,3 +295,18 @@ class ChatAccumulator:
                 for _, (call_id, name, arguments) in sorted(self.tools.get(i, {}).items()):
                     parts.append(content.tool_call_part(call_id, name, "".join(arguments)))
                 inv.output_messages.append({"role": "assistant", "parts": parts, "finish_reason": reason})
+
+
+__all__ = [
+    "ChatAccumulator",
+    "input_message",
+    "output_message",
+    "read_content_filters",
+    "read_request",
+    "read_response",
+    "read_response_envelope",
+    "read_sampling",
+    "read_service_tier",
+    "read_usage",
+    "tool_definition",
+]

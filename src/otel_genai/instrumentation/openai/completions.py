@@ -6,8 +6,9 @@ from typing import Any
 
 from ...core import content
 from ...core.invocation import Invocation
+from ...core.readers import as_list, as_str, get
+from ...core.streams import StreamFold
 from .chat import read_response_envelope, read_sampling, read_usage
-from .readers import as_list, as_str, get
 
 
 def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
@@ -31,10 +32,10 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
         ]
 
 
-class CompletionAccumulator:
+class CompletionAccumulator(StreamFold):
     """Folds streamed ``Completion`` chunks: text per choice, finish reasons, usage if the server sends it."""
 
-    __slots__ = ("capture", "envelope", "finish", "hide_usage_chunk", "max_index", "texts", "usage")
+    __slots__ = ("capture", "envelope", "finish", "max_index", "texts", "usage")
 
     def __init__(self, capture: bool, choice_count: int | None) -> None:
         self.capture = capture
@@ -79,3 +80,10 @@ class CompletionAccumulator:
                 }
                 for i, r in enumerate(inv.finish_reasons)
             ]
+
+
+__all__ = [
+    "CompletionAccumulator",
+    "read_request",
+    "read_response",
+]

@@ -12,7 +12,7 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
-from .readers import get
+from ...core.readers import get
 
 # Azure category -> neutral activation type
 CATEGORIES = {
@@ -89,3 +89,11 @@ def read_error(inv: Invocation, error: Any) -> None:
     inv.guardrail_intervened = True
     if not inv.guardrail_activations:
         inv.guardrail_activations = {(sc.GUARDRAIL_CONTENT, sc.STAGE_INPUT)}
+
+
+__all__ = [
+    "CATEGORIES",
+    "read_error",
+    "read_response",
+    "read_verdicts",
+]

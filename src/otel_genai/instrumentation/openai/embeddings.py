@@ -8,8 +8,8 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
+from ...core.readers import as_list, as_str, get
 from .chat import read_usage
-from .readers import as_list, as_str, get
 
 
 def read_request(inv: Invocation, body: dict[str, Any], capture: bool) -> None:
@@ -37,3 +37,10 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     data = as_list(get(response, "data"))
     if data:
         inv.vector_size = dimension(get(data[0], "embedding"))
+
+
+__all__ = [
+    "dimension",
+    "read_request",
+    "read_response",
+]

@@ -6,44 +6,43 @@ listed (files listing, fine-tuning jobs, ...) pass through with no telemetry at 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ... import semconv as sc
+from ...core.hooks import Endpoint, nothing
 from ...core.invocation import Invocation
+from ...core.streams import Accumulator
 from . import chat, completions, embeddings, responses
 
-Reader = Callable[[Invocation, Any, bool], None]
+_nothing = nothing
 
 
-class Endpoint(NamedTuple):
-    operation: str
-    read_request: Reader
-    read_response: Reader
-    accumulator: Callable[[bool, int | None], Any] | None = None  # stream folding, when it can stream
-    model_in_span_name: bool = True
+def _folds(cls: Any) -> Any:
+    """The accumulator factory for one of our fold classes: ``(capture, choice_count)`` constructors."""
+
+    def make(inv: Invocation, capture: bool) -> Accumulator:
+        fold: Accumulator = cls(capture, inv.choice_count)
+        return fold
+
+    return make
 
 
-def _nothing(inv: Invocation, data: Any, capture: bool) -> None:
-    """Operations recorded with operation name, model (read by the hook) and duration only."""
-
-
-CHAT = Endpoint(sc.OP_CHAT, chat.read_request, chat.read_response, chat.ChatAccumulator)
+CHAT = Endpoint(sc.OP_CHAT, chat.read_request, chat.read_response, _folds(chat.ChatAccumulator))
 RESPONSES = Endpoint(
-    sc.OP_CHAT, responses.read_request, responses.read_response, responses.ResponsesAccumulator
+    sc.OP_CHAT, responses.read_request, responses.read_response, _folds(responses.ResponsesAccumulator)
 )
 FETCH_RESPONSE = Endpoint(
     sc.OP_FETCH_RESPONSE,
     responses.read_fetch_request,
     responses.read_fetched,
-    responses.FetchedResponsesAccumulator,
+    _folds(responses.FetchedResponsesAccumulator),
     model_in_span_name=False,
 )
 COMPLETIONS = Endpoint(
     sc.OP_TEXT_COMPLETION,
     completions.read_request,
     completions.read_response,
-    completions.CompletionAccumulator,
+    _folds(completions.CompletionAccumulator),
 )
 EMBEDDINGS = Endpoint(sc.OP_EMBEDDINGS, embeddings.read_request, embeddings.read_response)
 
@@ -80,3 +79,13 @@ def resolve(method: str, path: str) -> tuple[Endpoint, str | None] | None:
         if response_id and "/" not in response_id:  # not /responses/{id}/input_items
             return FETCH_RESPONSE, response_id
     return None
+
+
+__all__ = [
+    "CHAT",
+    "COMPLETIONS",
+    "EMBEDDINGS",
+    "FETCH_RESPONSE",
+    "RESPONSES",
+    "resolve",
+]

@@ -7,8 +7,9 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content, scrub
 from ...core.invocation import Invocation, Message
+from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.streams import StreamFold
 from .chat import read_service_tier
-from .readers import as_float, as_int, as_list, as_str, get
 
 # Output item types the provider executes itself (semconv server_tool_call parts).
 _SERVER_TOOL_CALLS = frozenset(
@@ -139,6 +140,7 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
     tier = as_str(get(response, "service_tier"))
     if tier:
         inv.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
+        inv.dimensions = {sc.OPENAI_RESPONSE_SERVICE_TIER: tier}
         inv.service_tier = tier  # priced at that tier's rates
     reason = finish_reason(response)
     inv.finish_reasons = [reason]
@@ -181,10 +183,10 @@ def read_fetch_request(inv: Invocation, body: dict[str, Any], capture: bool) -> 
     """Nothing in the body: the response id is in the path (set by the hook)."""
 
 
-class ResponsesAccumulator:
+class ResponsesAccumulator(StreamFold):
     """Typed stream events: the terminal event carries the whole response, usage included."""
 
-    __slots__ = ("capture", "final", "hide_usage_chunk", "started")
+    __slots__ = ("capture", "final", "started")
 
     def __init__(self, capture: bool, choice_count: int | None = None) -> None:
         self.capture = capture
@@ -218,3 +220,15 @@ class FetchedResponsesAccumulator(ResponsesAccumulator):
             read_fetched(inv, self.final, self.capture)
         else:
             super().apply(inv)
+
+
+__all__ = [
+    "FetchedResponsesAccumulator",
+    "ResponsesAccumulator",
+    "finish_reason",
+    "input_messages",
+    "read_fetch_request",
+    "read_fetched",
+    "read_request",
+    "read_response",
+]

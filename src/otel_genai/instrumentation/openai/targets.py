@@ -79,3 +79,12 @@ def target(client: Any) -> Target:
         with contextlib.suppress(Exception):  # a client that refuses attributes: derive each time
             client._otel_genai_target = found
     return found
+
+
+__all__ = [
+    "OLLAMA_PORT",
+    "PROVIDERS_BY_HOST",
+    "Target",
+    "provider_for_host",
+    "target",
+]

@@ -1,4 +1,5 @@
-"""openai's stream helpers (``chat.completions.stream()``, ``responses.stream()``) failing on a chunk.
+"""A client's stream helpers (openai's ``chat.completions.stream()`` / ``responses.stream()``, anthropic's
+``messages.stream()``) failing on a chunk.
 
 The helper iterates our stream proxy and folds each chunk itself; when its folding raises (a chunk of an
 unexpected shape), our proxy has already handed the chunk over, and the span would end as if all went well
@@ -14,21 +15,18 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from ...core.streams import AsyncStreamProxy, SyncStreamProxy
+from .streams import AsyncStreamProxy, SyncStreamProxy
 
 _log = logging.getLogger("otel_genai")
 
-# (module, sync helper, async helper); a module missing from older openai releases is skipped
-HELPERS = (
-    ("openai.lib.streaming.chat._completions", "ChatCompletionStream", "AsyncChatCompletionStream"),
-    ("openai.lib.streaming.responses._responses", "ResponseStream", "AsyncResponseStream"),
-)
+Helpers = tuple[tuple[str, str, str], ...]  # (module, sync helper class, async helper class)
 
 
-def helper_classes() -> list[tuple[type, str, Any]]:
-    """(class, method, wrapper) for every helper stream class the installed openai has."""
+def helper_classes(helpers: Helpers) -> list[tuple[type, str, Any]]:
+    """(class, method, wrapper) for every helper stream class of ``helpers`` the installed client has; a
+    module missing from an older release is skipped."""
     found: list[tuple[type, str, Any]] = []
-    for module_name, sync_name, async_name in HELPERS:
+    for module_name, sync_name, async_name in helpers:
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -73,3 +71,9 @@ async def _aguarded(helper: Any, events: AsyncIterator[Any]) -> AsyncIterator[An
     except Exception as exc:
         _fail(helper, exc)
         raise
+
+
+__all__ = [
+    "Helpers",
+    "helper_classes",
+]

@@ -13,7 +13,7 @@ from typing import Any
 
 import wrapt
 
-from ...core.streams import AsyncStreamProxy, SyncStreamProxy
+from .streams import AsyncStreamProxy, SyncStreamProxy
 
 _log = logging.getLogger("otel_genai")
 
@@ -21,7 +21,7 @@ _log = logging.getLogger("otel_genai")
 class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ignore]
     def __init__(self, wrapped: Any, call: Any) -> None:
         super().__init__(wrapped)
-        self._self_call = call  # the hook's _Call: invocation, readers, recorder
+        self._self_call = call  # the hook's Call: invocation, readers, recorder
 
     def parse(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -55,7 +55,7 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
                 return call.wrap_stream(parsed, is_async=is_async)
             call.read_response(call.inv, parsed, call.recorder.capture_content)
         except Exception:
-            _log.debug("otel-genai: reading a raw openai response failed", exc_info=True)
+            _log.debug("otel-genai: reading a raw response failed", exc_info=True)
         call.recorder.finish(call.inv)
         return parsed
 
@@ -72,3 +72,8 @@ class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-
 
     def __del__(self) -> None:
         self._self_finish()
+
+
+__all__ = [
+    "RawResponseProxy",
+]
