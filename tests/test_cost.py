@@ -22,6 +22,7 @@ from typing import Any
 import openai
 import pytest
 
+import child_app
 from bedrock_support import ALL as BEDROCK_ALL
 from bedrock_support import call_of, interactions, perform_sync, sync_client
 from conftest import API_KEY, Telemetry, kwargs_for
@@ -29,6 +30,7 @@ from cost_support import check_cost, expected_cost
 from otel_genai import semconv as sc
 from otel_genai.core import pricing
 from otel_genai.core.invocation import Invocation
+from otlp_receiver import OtlpReceiver, attrs_to_dict
 from replay import RECORDINGS_DIR, ReplayServer
 
 genai_prices = pytest.importorskip("genai_prices")
@@ -431,3 +433,46 @@ print(os.waitstatus_to_exitcode(status))
 def test_price_loader_survives_fork() -> None:
     process = subprocess.run([sys.executable, "-c", FORK_APP], capture_output=True, text=True, timeout=60)
     assert process.stdout.strip() == "0", process.stderr
+
+
+# The process's first priced call ends while genai-prices is still loading: its span is completed later
+# by the loader thread. Every way out of the process must wait for it (bounded), not only force_flush().
+FIRST_CALL_THEN_EXIT = (
+    child_app.CALLS
+    + """
+import os, sys, time
+import otel_genai
+
+class SlowPrices:  # a slow disk: genai-prices takes a second to import, so the call ends before it
+    def find_spec(self, name, path=None, target=None):
+        if name == "genai_prices":
+            time.sleep(1.0)
+        return None  # the normal finders import it
+
+sys.meta_path.insert(0, SlowPrices())
+otel_genai.init(endpoint=sys.argv[1], service_name="first-priced-call")
+if sys.argv[2] == "fork":
+    pid = os.fork()
+    if pid == 0:
+        calls(1)
+        os._exit(0)  # as multiprocessing and forking servers end a child: no atexit
+    os.waitpid(pid, 0)
+else:
+    calls(1)
+    if sys.argv[2] == "shutdown":
+        otel_genai.shutdown()
+    # "exit": the interpreter's own exit, through the atexit flush init() registered
+"""
+)
+
+
+@pytest.mark.parametrize("how", ["shutdown", "exit", "fork"])
+def test_the_first_priced_call_is_delivered_however_the_process_ends(how: str) -> None:
+    if how == "fork" and not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    with OtlpReceiver() as receiver:
+        child_app.run(FIRST_CALL_THEN_EXIT, child_app.clean_env(), receiver.endpoint, how)
+        spans = receiver.wait_for(lambda: receiver.spans() or None, timeout=5)
+    [span] = spans
+    attributes = attrs_to_dict(span.attributes)
+    assert attributes["gen_ai.usage.cost"] > 0

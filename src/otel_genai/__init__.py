@@ -172,10 +172,10 @@ def uninstrument() -> None:
 def force_flush(timeout_millis: int = 30_000) -> bool:
     """Export everything buffered now; True when every provider flushed."""
     pipeline = _pipeline
-    pricing = sys.modules.get("otel_genai.core.pricing")
-    if pricing is not None:  # calls still waiting for the price table end their spans first
-        pricing.drain_all(timeout_millis / 1000)
-    return pipeline.force_flush(timeout_millis) if pipeline is not None else True
+    if pipeline is None:  # no pipeline of ours; calls still waiting for the price table end their spans
+        pricing = sys.modules.get("otel_genai.core.pricing")
+        return pricing is None or bool(pricing.drain_all(timeout_millis / 1000))
+    return pipeline.force_flush(timeout_millis)
 
 
 def shutdown(timeout: float = 5.0) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -147,7 +148,7 @@ class Pipeline:
     delivery: list[DeliveryCounter] = field(default_factory=list)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        ok = True
+        ok = _complete_deferred_calls(timeout_millis / 1000)
         for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
             flush = getattr(provider, "force_flush", None)
             if flush is not None:
@@ -160,6 +161,8 @@ class Pipeline:
         Each provider gets its own thread: a span exporter retrying a slow backend must not use up the
         time the metric reader needs for its final export.
         """
+        deadline = time.monotonic() + timeout_s
+        _complete_deferred_calls(timeout_s)  # spans still waiting for the price table end first
         owned, self.owned = self.owned, []  # a second shutdown (atexit after an explicit one) is a no-op
         if not owned:
             return
@@ -178,13 +181,18 @@ class Pipeline:
         ]
         for worker in workers:
             worker.start()
-        deadline = time.monotonic() + timeout_s
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
         if any(worker.is_alive() for worker in workers):
             _log.warning("otel-genai: telemetry export did not finish within %.1f s; giving up", timeout_s)
         for counter in self.delivery:
             counter.report()
+
+
+def _complete_deferred_calls(timeout_s: float) -> bool:
+    """Wait (bounded) for calls whose span waits for genai-prices to load; True if none is left."""
+    pricing = sys.modules.get("otel_genai.core.pricing")  # never imported here: only if a call priced
+    return pricing is None or bool(pricing.drain_all(timeout_s))
 
 
 def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
