@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import child_app
-from otlp_receiver import OtlpReceiver
+from otlp_receiver import OtlpReceiver, attrs_to_dict
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin", reason="needs fork")
 
@@ -126,6 +126,34 @@ def test_forked_children_export_only_their_own_calls() -> None:
     assert duration_count(receiver) == 5
     assert len(receiver.spans()) == 5
     assert "not delivered" not in stderr, stderr
+
+
+def instance_ids(resources: list[dict[str, Any]]) -> set[str]:
+    return {resource["service.instance.id"] for resource in resources}
+
+
+def test_forked_children_report_metrics_under_their_own_instance_id() -> None:
+    # Delta points of two workers under one service.instance.id would read as one series in a backend.
+    with OtlpReceiver() as receiver:
+        run(OS_FORK, receiver, "1")
+        receiver.wait_for(lambda: duration_count(receiver) >= 5)
+    span_ids = instance_ids([resource for resource, _ in receiver.span_resources()])
+    with receiver._lock:
+        requests = list(receiver.metric_requests)
+    metric_ids = instance_ids(
+        [
+            attrs_to_dict(resource_metrics.resource.attributes)
+            for request in requests
+            for resource_metrics in request.resource_metrics
+            if any(
+                metric.name == "gen_ai.client.operation.duration"
+                for scope_metrics in resource_metrics.scope_metrics
+                for metric in scope_metrics.metrics
+            )
+        ]
+    )
+    assert len(span_ids) == 3  # the parent and its two children
+    assert metric_ids == span_ids
 
 
 @pytest.mark.parametrize(("kind", "calls"), [("pool", 5), ("pool_close", 5), ("process", 4), ("executor", 5)])

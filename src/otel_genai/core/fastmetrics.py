@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
@@ -209,7 +210,18 @@ class GenAIMetricReader(PeriodicExportingMetricReader):
         self._genai_buffer = buffer
         self._genai_resource = resource
         self._genai_local = threading.local()
+        self._genai_provider: Any = None
         super().__init__(exporter, **kwargs)
+
+    def _set_meter_provider(self, meter_provider: Any) -> None:
+        super()._set_meter_provider(meter_provider)
+        self._genai_provider = weakref.ref(meter_provider)
+
+    def _current_resource(self) -> Resource:
+        """The provider's resource as it is now: after a fork the SDK gives it the child's instance id."""
+        provider = self._genai_provider() if self._genai_provider is not None else None
+        resource = getattr(getattr(provider, "_sdk_config", None), "resource", None)
+        return resource if isinstance(resource, Resource) else self._genai_resource
 
     # MetricReader marks collect() final; we extend it (calling the original first) because the SDK calls
     # _receive_metrics only when it collected something itself, and ours must be exported regardless.
@@ -222,7 +234,7 @@ class GenAIMetricReader(PeriodicExportingMetricReader):
             ours = self._genai_scope_metrics()
             if ours is not None:
                 resource_metrics = ResourceMetrics(
-                    resource=self._genai_resource, scope_metrics=[ours], schema_url=""
+                    resource=self._current_resource(), scope_metrics=[ours], schema_url=""
                 )
                 super()._receive_metrics(MetricsData(resource_metrics=[resource_metrics]), timeout_millis)
 
@@ -241,7 +253,7 @@ class GenAIMetricReader(PeriodicExportingMetricReader):
                     schema_url=first.schema_url,
                 )
             else:
-                merged = [ResourceMetrics(resource=self._genai_resource, scope_metrics=[ours], schema_url="")]
+                merged = [ResourceMetrics(resource=self._current_resource(), scope_metrics=[ours], schema_url="")]
             metrics_data = MetricsData(resource_metrics=merged)
         super()._receive_metrics(metrics_data, timeout_millis, **kwargs)
 
