@@ -253,7 +253,8 @@ class GenAIMetricReader(PeriodicExportingMetricReader):
                     schema_url=first.schema_url,
                 )
             else:
-                merged = [ResourceMetrics(resource=self._current_resource(), scope_metrics=[ours], schema_url="")]
+                resource = self._current_resource()
+                merged = [ResourceMetrics(resource=resource, scope_metrics=[ours], schema_url="")]
             metrics_data = MetricsData(resource_metrics=merged)
         super()._receive_metrics(metrics_data, timeout_millis, **kwargs)
 
