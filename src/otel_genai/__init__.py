@@ -172,10 +172,13 @@ def uninstrument() -> None:
 def force_flush(timeout_millis: int = 30_000) -> bool:
     """Export everything buffered now; True when every provider flushed."""
     pipeline = _pipeline
-    if pipeline is None:  # no pipeline of ours; calls still waiting for the price table end their spans
-        pricing = sys.modules.get("otel_genai.core.pricing")
-        return pricing is None or bool(pricing.drain_all(timeout_millis / 1000))
-    return pipeline.force_flush(timeout_millis)
+    if pipeline is not None:
+        return pipeline.force_flush(timeout_millis)
+    if "otel_genai.core.pricing" not in sys.modules:  # no call was priced: nothing waits, import nothing
+        return True
+    from .sdk import complete_deferred_calls  # instrumented without init(): finish what waits for prices
+
+    return complete_deferred_calls(timeout_millis / 1000)
 
 
 def shutdown(timeout: float = 5.0) -> None:

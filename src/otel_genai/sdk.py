@@ -148,7 +148,7 @@ class Pipeline:
     delivery: list[DeliveryCounter] = field(default_factory=list)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        ok = _complete_deferred_calls(timeout_millis / 1000)
+        ok = complete_deferred_calls(timeout_millis / 1000)
         for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
             flush = getattr(provider, "force_flush", None)
             if flush is not None:
@@ -162,7 +162,7 @@ class Pipeline:
         time the metric reader needs for its final export.
         """
         deadline = time.monotonic() + timeout_s
-        _complete_deferred_calls(timeout_s)  # spans still waiting for the price table end first
+        complete_deferred_calls(timeout_s)  # spans still waiting for the price table end first
         owned, self.owned = self.owned, []  # a second shutdown (atexit after an explicit one) is a no-op
         if not owned:
             return
@@ -189,7 +189,7 @@ class Pipeline:
             counter.report()
 
 
-def _complete_deferred_calls(timeout_s: float) -> bool:
+def complete_deferred_calls(timeout_s: float) -> bool:
     """Wait (bounded) for calls whose span waits for genai-prices to load; True if none is left."""
     pricing = sys.modules.get("otel_genai.core.pricing")  # never imported here: only if a call priced
     return pricing is None or bool(pricing.drain_all(timeout_s))
@@ -351,6 +351,7 @@ __all__ = [
     "DeliveryCounter",
     "Pipeline",
     "build",
+    "complete_deferred_calls",
     "histogram_views",
     "sampler_for",
 ]
