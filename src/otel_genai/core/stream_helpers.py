@@ -10,32 +10,24 @@ unchanged.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator, Iterator
+from types import ModuleType
 from typing import Any
 
 from .streams import AsyncStreamProxy, SyncStreamProxy
 
 _log = logging.getLogger("otel_genai")
 
-Helpers = tuple[tuple[str, str, str], ...]  # (module, sync helper class, async helper class)
 
-
-def helper_classes(helpers: Helpers) -> list[tuple[type, str, Any]]:
-    """(class, method, wrapper) for every helper stream class of ``helpers`` the installed client has; a
-    module missing from an older release is skipped."""
+def helper_classes(module: ModuleType, sync_name: str, async_name: str) -> list[tuple[type, str, Any]]:
+    """(class, method, wrapper) for the helper stream classes ``module`` has (older releases lack some)."""
     found: list[tuple[type, str, Any]] = []
-    for module_name, sync_name, async_name in helpers:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name, wrapper in ((sync_name, _stream), (async_name, _astream)):
-            cls = getattr(module, name, None)
-            method = "__stream__"  # (a dunder-style name: not mangled)
-            if isinstance(cls, type) and method in cls.__dict__:
-                found.append((cls, method, wrapper))
+    for name, wrapper in ((sync_name, _stream), (async_name, _astream)):
+        cls = getattr(module, name, None)
+        method = "__stream__"  # (a dunder-style name: not mangled)
+        if isinstance(cls, type) and method in cls.__dict__:
+            found.append((cls, method, wrapper))
     return found
 
 
@@ -74,6 +66,5 @@ async def _aguarded(helper: Any, events: AsyncIterator[Any]) -> AsyncIterator[An
 
 
 __all__ = [
-    "Helpers",
     "helper_classes",
 ]

@@ -34,10 +34,7 @@ class AnthropicInstrumentor(GenAIInstrumentor):
         self._wrap(_base_client.AsyncAPIClient, "request", async_wrapper)
         if hasattr(_base_client, "start_api_call_span"):  # anthropic 2.x's own call spans
             self._wrap(_base_client, "start_api_call_span", suppress_own_span)
-        from ...core.stream_helpers import helper_classes
-
-        for cls, method, wrapper in helper_classes(HELPERS):  # messages.stream(): its errors end the span
-            self._wrap(cls, method, wrapper)
+        self._wrap_stream_helpers(HELPERS)  # patched when the client imports them, if it ever does
 
 
 __all__ = ["HELPERS", "AnthropicInstrumentor"]

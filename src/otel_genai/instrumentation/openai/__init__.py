@@ -32,12 +32,7 @@ class OpenAIInstrumentor(GenAIInstrumentor):
         sync_wrapper, async_wrapper = hook(OpenAIHook(), recorder)
         self._wrap(SyncAPIClient, "request", sync_wrapper)
         self._wrap(AsyncAPIClient, "request", async_wrapper)
-        from ...core.stream_helpers import helper_classes
-
-        for cls, method, wrapper in helper_classes(
-            HELPERS
-        ):  # .stream() helpers: their own errors end the span
-            self._wrap(cls, method, wrapper)
+        self._wrap_stream_helpers(HELPERS)  # patched when the client imports them, if it ever does
 
 
 __all__ = ["HELPERS", "OpenAIInstrumentor"]
