@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
@@ -259,13 +260,14 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
     counter = None
     for name in settings.exporters["traces"]:
         if name == "otlp":
-            from .export.span_exporter import FastOTLPSpanExporter  # the SDK's, with a direct encoder
+            from .export.deferred import DeferredSpanExporter
             from .export.span_processor import BackpressureSpanProcessor  # the SDK's, never starved
 
             counter = DeliveryCounter()
             provider.add_span_processor(counter)
+            kwargs = _otlp_kwargs(settings, "traces")
             exporter = counter.wrap(
-                _watched(FastOTLPSpanExporter(**_otlp_kwargs(settings, "traces")), settings, "traces")
+                _watched(DeferredSpanExporter(partial(_span_exporter, kwargs)), settings, "traces")
             )
             provider.add_span_processor(BackpressureSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
@@ -273,6 +275,12 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
 
             provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     return counter
+
+
+def _span_exporter(kwargs: dict[str, Any]) -> SpanExporter:
+    from .export.span_exporter import FastOTLPSpanExporter  # the SDK's, with a direct encoder
+
+    return FastOTLPSpanExporter(**kwargs)
 
 
 def _batch_defaults() -> dict[str, Any]:
@@ -315,13 +323,27 @@ def _metrics(settings: Settings, resource: Resource, given: Any) -> tuple[Any, b
 
 def _metric_exporter(name: str, settings: Settings, temporality: dict[type, AggregationTemporality]) -> Any:
     if name == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from .export.deferred import DeferredMetricExporter
 
-        exporter = OTLPMetricExporter(**_otlp_kwargs(settings, "metrics"), preferred_temporality=temporality)
-        return _watched(exporter, settings, "metrics")
+        kwargs = {**_otlp_kwargs(settings, "metrics"), "preferred_temporality": temporality}
+        return _watched(
+            DeferredMetricExporter(partial(_metric_otlp, kwargs), temporality), settings, "metrics"
+        )
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
     return ConsoleMetricExporter(preferred_temporality=temporality)
+
+
+def _metric_otlp(kwargs: dict[str, Any]) -> Any:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    return OTLPMetricExporter(**kwargs)
+
+
+def _log_otlp(kwargs: dict[str, Any]) -> Any:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    return OTLPLogExporter(**kwargs)
 
 
 def _logs_provider(settings: Settings, resource: Resource, given: Any) -> tuple[Any, bool]:
@@ -334,9 +356,10 @@ def _logs_provider(settings: Settings, resource: Resource, given: Any) -> tuple[
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     for name in settings.exporters["logs"]:
         if name == "otlp":
-            from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+            from .export.deferred import DeferredLogExporter
 
-            exporter = _watched(OTLPLogExporter(**_otlp_kwargs(settings, "logs")), settings, "logs")
+            kwargs = _otlp_kwargs(settings, "logs")
+            exporter = _watched(DeferredLogExporter(partial(_log_otlp, kwargs)), settings, "logs")
             provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
         else:
             from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
