@@ -65,3 +65,6 @@ def set_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
                     stored[key] = value
     if ended:  # ended meanwhile: the SDK's own call warns and ignores
         span.set_attributes(attributes)
+
+
+__all__ = ["set_attributes"]

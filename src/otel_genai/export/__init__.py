@@ -1,0 +1,3 @@
+"""Our parts of the OTLP export pipeline on the providers ``init()`` builds (docs/architecture.md)."""
+
+__all__: list[str] = []

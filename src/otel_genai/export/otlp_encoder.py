@@ -275,3 +275,6 @@ class SpanEncoder:
             out.append(b"\x28" + _varint(link.dropped_attributes))
         out.append(_LINK_FLAGS_REMOTE if context.is_remote else _LINK_FLAGS_LOCAL)
         return b"".join(out)
+
+
+__all__ = ["EncodingError", "SpanEncoder"]

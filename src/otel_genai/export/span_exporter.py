@@ -80,3 +80,6 @@ class FastOTLPSpanExporter(OTLPSpanExporter):  # type: ignore[misc,unused-ignore
                 )
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
+
+
+__all__ = ["FastOTLPSpanExporter"]

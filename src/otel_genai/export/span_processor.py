@@ -127,3 +127,6 @@ class BackpressureSpanProcessor(BatchSpanProcessor):  # type: ignore[misc,unused
             self._last_yield = now
             if lock.acquire(timeout=_YIELD_S):
                 lock.release()
+
+
+__all__ = ["BackpressureSpanProcessor"]
