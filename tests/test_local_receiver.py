@@ -401,3 +401,30 @@ def test_exponential_histograms_summaries_and_gauges_are_kept(tmp_path: Path) ->
     assert json.loads(stored["summary"]["counts"]) == [[0.5, 2.5]] and stored["summary"]["count"] == 4
     assert stored["gauge"]["kind"] == "gauge" and stored["gauge"]["value"] is None
     assert stored["gen_ai.client.operation.duration"]["sum"] is None
+
+
+def test_filter_choices_are_those_of_the_time_range(tmp_path: Path) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    now = time.time_ns()
+    request = ExportTraceServiceRequest()
+    for i, (model, age_s) in enumerate((("gpt-4o", 60), ("gpt-3.5-turbo", 3 * 86400))):
+        resource_spans = request.resource_spans.add()
+        service = resource_spans.resource.attributes.add()
+        service.key, service.value.string_value = "service.name", f"svc-{model}"
+        span = resource_spans.scope_spans.add().spans.add()
+        span.trace_id, span.span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
+        span.name, span.kind = f"chat {model}", 3
+        span.start_time_unix_nano = now - age_s * 10**9
+        span.end_time_unix_nano = span.start_time_unix_nano + 10**6
+        for key, value in (("gen_ai.provider.name", "openai"), ("gen_ai.request.model", model)):
+            attribute = span.attributes.add()
+            attribute.key, attribute.value.string_value = key, value
+    with backend(tmp_path / "f.db") as server:
+        assert post(server.url, "/v1/traces", request.SerializeToString())[0] == 200
+        hour = api(server.url, "filters", range=3600)
+        week = api(server.url, "filters", range=7 * 86400)
+        older = api(server.url, "filters", range=86400, to=now - 2 * 86400 * 10**9)
+    assert hour == {"service": ["svc-gpt-4o"], "provider": ["openai"], "model": ["gpt-4o"]}
+    assert week["model"] == ["gpt-3.5-turbo", "gpt-4o"] and len(week["service"]) == 2
+    assert older["model"] == ["gpt-3.5-turbo"]

@@ -84,9 +84,15 @@ def percentile(sorted_values: list[int], p: float) -> int | None:
 
 
 def _filters(db: sqlite3.Connection, scope: _Scope, params: dict[str, str]) -> dict[str, Any]:
+    """The values each filter can take in the time range (not over the whole store: the dashboard asks on
+    every refresh, and the range's index keeps that a short read however much is stored)."""
     out: dict[str, Any] = {}
     for column in ("service", "provider", "model"):
-        rows = db.execute(f"SELECT DISTINCT {column} FROM spans WHERE {column} IS NOT NULL ORDER BY 1")
+        rows = db.execute(
+            f"SELECT DISTINCT {column} FROM spans WHERE start_ns >= ? AND start_ns <= ?"
+            f" AND {column} IS NOT NULL ORDER BY 1",
+            (scope.start, scope.to),
+        )
         out[column] = [row[0] for row in rows]
     return out
 

@@ -293,11 +293,12 @@
   async function filters() {
     const d = await api("filters");
     for (const select of document.querySelectorAll("[data-filter]")) {
-      const values = d[select.dataset.filter] || [];
       const current = select.value;
+      const values = d[select.dataset.filter] || [];
+      if (current && !values.includes(current)) values.push(current); // keep a choice the range lacks
       while (select.options.length > 1) select.remove(1);
       for (const v of values) select.append(el("option", { value: v }, v));
-      select.value = values.includes(current) ? current : "";
+      select.value = current;
     }
   }
 
