@@ -16,6 +16,7 @@ __all__ = [
     "as_str",
     "finish_reason",
     "get",
+    "get_rare",
 ]
 
 
@@ -23,6 +24,34 @@ def get(obj: Any, name: str) -> Any:
     """Attribute or key lookup that tolerates missing fields and foreign shapes."""
     if isinstance(obj, dict):
         return obj.get(name)
+    return getattr(obj, name, None)
+
+
+_ABSENT = object()
+_CLASS_MEMBER: dict[tuple[type, str], bool] = {}  # (model class, name) -> a property, method or the like
+
+
+def get_rare(obj: Any, name: str) -> Any:
+    """``get`` for a field most objects lack (Azure's content-filter results on OpenAI models).
+
+    A pydantic v2 model's missing attribute costs ~2 µs through ``getattr`` (pydantic raises and formats
+    an AttributeError); its fields and extras are plain dicts, read here without that miss.
+    """
+    if isinstance(obj, dict):
+        return obj.get(name)
+    extra = getattr(obj, "__pydantic_extra__", _ABSENT)
+    fields = getattr(obj, "__dict__", None)
+    if isinstance(extra, dict) and isinstance(fields, dict):
+        if name in fields:
+            return fields[name]
+        if name in extra:
+            return extra[name]
+        cls = type(obj)
+        member = _CLASS_MEMBER.get((cls, name))
+        if member is None:  # once per class and name: a handful of pairs
+            member = _CLASS_MEMBER[(cls, name)] = any(name in k.__dict__ for k in cls.__mro__)
+        if not member:
+            return None
     return getattr(obj, name, None)
 
 

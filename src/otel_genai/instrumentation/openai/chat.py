@@ -11,7 +11,7 @@ from typing import Any
 from ... import semconv as sc
 from ...core import content, scrub
 from ...core.invocation import Invocation, Message
-from ...core.readers import as_float, as_int, as_list, as_str, get
+from ...core.readers import as_float, as_int, as_list, as_str, get, get_rare
 from ...core.streams import StreamFold
 from . import content_filters
 
@@ -170,11 +170,11 @@ def read_response(inv: Invocation, response: Any, capture: bool) -> None:
 
 def read_content_filters(inv: Invocation, response: Any, choices: list[Any]) -> None:
     """Azure's content-filter verdicts, as the legacy attributes Dynatrace shows (content capture only)."""
-    prompt_filters = get(response, "prompt_filter_results")
+    prompt_filters = get_rare(response, "prompt_filter_results")
     if prompt_filters:
         inv.attributes[sc.LEGACY_PROMPT_FILTER_RESULTS] = content.to_json(prompt_filters)
     for index, choice in enumerate(choices):
-        filters = get(choice, "content_filter_results")
+        filters = get_rare(choice, "content_filter_results")
         if filters:
             inv.attributes[f"{sc.LEGACY_COMPLETION_PREFIX}.{index}.content_filter_results"] = content.to_json(
                 filters

@@ -12,7 +12,7 @@ from typing import Any
 
 from ... import semconv as sc
 from ...core.invocation import Invocation
-from ...core.readers import get
+from ...core.readers import get, get_rare
 
 # Azure category -> neutral activation type
 CATEGORIES = {
@@ -58,8 +58,8 @@ def read_response(inv: Invocation, response: Any, choices: list[Any]) -> None:
     """A completion's prompt and choice verdicts, and the ``content_filter`` finish reason."""
     read_verdicts(
         inv,
-        get(response, "prompt_filter_results") or (),
-        [get(choice, "content_filter_results") for choice in choices],
+        get_rare(response, "prompt_filter_results") or (),
+        [get_rare(choice, "content_filter_results") for choice in choices],
         [get(choice, "finish_reason") for choice in choices],
     )
 
