@@ -40,8 +40,9 @@ sys.path.insert(0, sys.argv[1])
 import openai
 import otel_genai
 
+before = set(sys.modules)  # (openai 1.x's own import already loads its stream helpers)
 otel_genai.init(endpoint=sys.argv[2], audit=True)
-observed = {"imported_by_init": [m for m in json.loads(sys.argv[3]) if m in sys.modules]}
+observed = {"imported_by_init": [m for m in json.loads(sys.argv[3]) if m in set(sys.modules) - before]}
 
 from replay import RECORDINGS_DIR, ReplayServer
 
