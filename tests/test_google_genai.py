@@ -273,3 +273,26 @@ async def test_cost_is_genai_prices(
     await run(name, replay(f"google-genai/{name}.json").url, False)
     calls = [i for i in recording(name)["interactions"] if is_model_call(i["request"]["path"])]
     assert check_cost(telemetry, "google", lambda attributes: attributes[sc.RESPONSE_MODEL]) == len(calls)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"base_url": "http://127.0.0.1:8123"}, ("127.0.0.1", 8123)),
+        ({"base_url": "https://generativelanguage.googleapis.com/"}, ("generativelanguage.googleapis.com", 443)),
+        ({}, (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_server_target_from_http_options_as_object_or_dict(options: Any, expected: Any) -> None:
+    from google.genai import types
+
+    from otel_genai.instrumentation.google_genai.hook import target
+
+    class Client:  # the api client's one field target() reads, as some releases keep it: a dict
+        _http_options = options
+
+    assert target(Client()) == expected
+    if options is not None:
+        Client._http_options = types.HttpOptions(**options)
+        assert target(Client()) == expected

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from ... import semconv as sc
 from ...core import hooks
 from ...core.invocation import Invocation
-from ...core.readers import as_str
+from ...core.readers import as_str, get
 from ...core.recorder import Recorder
 from ...core.streams import Accumulator, StreamFold
 from ...dialects import gemini
@@ -98,7 +98,8 @@ def model_of(resource: str) -> str:
 
 
 def target(client: Any) -> tuple[str | None, int | None]:
-    url = urlsplit(str(getattr(client._http_options, "base_url", "") or ""))
+    # (a dict where a release keeps the http_options it was given as one)
+    url = urlsplit(str(get(getattr(client, "_http_options", None), "base_url") or ""))
     return (url.hostname or None), (url.port or _DEFAULT_PORTS.get(url.scheme))
 
 
