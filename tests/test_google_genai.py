@@ -279,7 +279,7 @@ async def test_cost_is_genai_prices(
     ("options", "expected"),
     [
         ({"base_url": "http://127.0.0.1:8123"}, ("127.0.0.1", 8123)),
-        ({"base_url": "https://generativelanguage.googleapis.com/"}, ("generativelanguage.googleapis.com", 443)),
+        ({"base_url": "https://example.googleapis.com/"}, ("example.googleapis.com", 443)),
         ({}, (None, None)),
         (None, (None, None)),
     ],
