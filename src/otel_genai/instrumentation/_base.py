@@ -41,24 +41,15 @@ class GenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger_provider=kwargs.get("logger_provider"),
         )
         self._generation += 1
-        generation = self._generation
-
-        def on_import(_module: Any) -> None:
-            if generation != self._generation:
-                return  # uninstrumented (or re-instrumented) before the library was imported
-            try:
-                self._patch(recorder)
-            except Exception:
-                _log.warning("otel-genai: could not instrument %s", self.module, exc_info=True)
-
-        wrapt.register_post_import_hook(on_import, self.module)  # runs at once if already imported
+        self._patch_when_imported(self.module, lambda _module: self._patch(recorder))
 
     def _patch(self, recorder: Recorder) -> None:
         raise NotImplementedError
 
     def _patch_when_imported(self, module: str, patch: Callable[[ModuleType], None]) -> None:
-        """Run ``patch(module)`` once ``module`` is imported (at once if it is): a part of the client that
-        most programs never import (openai's stream helpers cost ~55 ms) is patched without importing it."""
+        """Run ``patch(module)`` once ``module`` is imported (at once if it is), unless uninstrumented (or
+        re-instrumented) first: the library, or a part of it that most programs never import (openai's
+        stream helpers cost ~55 ms), is patched without importing it."""
         generation = self._generation
 
         def on_import(imported: ModuleType) -> None:
