@@ -100,13 +100,7 @@ def test_a_helper_imported_after_init_still_ends_its_span_with_the_error(
 ) -> None:
     observed, receiver = run
     assert "helper_raised" in observed
-    spans = [
-        s
-        for r in receiver.trace_requests
-        for rs in r.resource_spans
-        for ss in rs.scope_spans
-        for s in ss.spans
-    ]
+    spans = receiver.spans()
     errors = [s for s in spans if s.status.code == 2]  # STATUS_CODE_ERROR
     assert len(errors) == 1
     assert attrs_to_dict(errors[0].attributes)["gen_ai.operation.name"] == "chat"
@@ -118,29 +112,11 @@ def test_the_exporters_built_on_first_use_deliver_every_signal(
     observed, receiver = run
     assert observed["content"] == "This is a test."
     assert observed["flushed"] is True
-    spans = [
-        s
-        for r in receiver.trace_requests
-        for rs in r.resource_spans
-        for ss in rs.scope_spans
-        for s in ss.spans
-    ]
+    spans = receiver.spans()
     assert sorted(s.name for s in spans) == ["chat gpt-4", "chat gpt-4o-mini"]
-    names = {
-        m.name
-        for r in receiver.metric_requests
-        for rm in r.resource_metrics
-        for sm in rm.scope_metrics
-        for m in sm.metrics
-    }
+    names = {m.name for m in receiver.metrics()}
     assert "gen_ai.client.operation.duration" in names
-    records = [
-        lr
-        for r in receiver.log_requests
-        for rl in r.resource_logs
-        for sl in rl.scope_logs
-        for lr in sl.log_records
-    ]
+    records = receiver.log_records()
     assert len(records) == 2  # one audit record per call
 
 
