@@ -267,7 +267,7 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
             provider.add_span_processor(counter)
             kwargs = _otlp_kwargs(settings, "traces")
             exporter = counter.wrap(
-                _watched(DeferredSpanExporter(partial(_span_exporter, kwargs)), settings, "traces")
+                _watched(DeferredSpanExporter(partial(_span_otlp, kwargs)), settings, "traces")
             )
             provider.add_span_processor(BackpressureSpanProcessor(exporter, **_batch_defaults()))
         elif name == "console":
@@ -277,7 +277,7 @@ def _add_span_exporters(provider: TracerProvider, settings: Settings) -> Deliver
     return counter
 
 
-def _span_exporter(kwargs: dict[str, Any]) -> SpanExporter:
+def _span_otlp(kwargs: dict[str, Any]) -> SpanExporter:
     from .export.span_exporter import FastOTLPSpanExporter  # the SDK's, with a direct encoder
 
     return FastOTLPSpanExporter(**kwargs)

@@ -38,7 +38,7 @@ class _Deferred:
         """The exporter (None once shut down, or if it cannot be built)."""
         real = self._real
         if real is None and not self._closed:
-            with self._lock:  # a caller-thread export under backpressure may race the worker's first one
+            with self._lock:  # force_flush() exports on the caller's thread: it may race the worker's
                 if self._real is None and not self._closed:
                     try:
                         self._real = self._factory()
