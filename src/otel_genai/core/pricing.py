@@ -6,7 +6,10 @@ starts (never at ``import otel_genai`` or ``init()``), and each (provider, model
 up once; its resolved unit prices become a ``Quote`` that prices later calls with the library's own
 arithmetic (the same Decimal operations in the same order, so the result is bit-identical to
 ``calc_price``) in a few microseconds. A call that finishes while the import is still running is handed
-to that thread and completed (span ended with its real end time) once the prices are there.
+to that thread and completed (span ended with its real end time) once the prices are there. A loop of
+calls that never waits on I/O can starve that thread of the GIL for seconds (thousands of calls held,
+then ended in one burst that overflows the span queue): once calls have waited ``_HELP_AFTER_S`` or
+``_HELP_BACKLOG`` of them are held, the calling thread loads the table and completes them itself, once.
 
 A model the table does not know gets no price (never 0); Ollama and other local servers are unpriced
 unless the user gives a price (``OTEL_GENAI_PRICES_FILE`` or ``init(prices=...)``).
@@ -303,6 +306,10 @@ def _user_quote(prices: Mapping[str, float], model: str) -> Quote:
 
 # --- the library, loaded once per process on a background thread --------------------------------------
 
+# The import needs ~0.2 s of CPU; held calls older than this mean the loader thread is being starved.
+_HELP_AFTER_S = 1.0
+_HELP_BACKLOG = 512  # and at most this many calls (each holds its span) wait for it
+
 
 class _Library:
     """genai-prices' bundled snapshot, and the one thread that imports it and completes deferred calls."""
@@ -310,6 +317,9 @@ class _Library:
     def __init__(self) -> None:
         self.loaded = False  # imported, or found missing
         self.snapshot: Any = None
+        self.caller_loads = 0  # times a calling thread had to load the table and complete held calls
+        self._load_lock = threading.Lock()
+        self._since = 0.0  # monotonic time the oldest held call was queued
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._waiting: deque[Callable[[], None]] = deque()
@@ -321,6 +331,7 @@ class _Library:
     def _after_fork(self) -> None:
         """A forked child has no worker thread and must not inherit a lock held at the fork."""
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._waiting = deque()  # the parent completes its own deferred calls
         self._thread = None
@@ -329,13 +340,16 @@ class _Library:
         """Import now (also called by tests and benchmarks to measure the warm path)."""
         if self.loaded:
             return
-        try:
-            from genai_prices import data_snapshot
+        with self._load_lock:  # a second thread waits here, handing the GIL to the one importing
+            if self.loaded:
+                return
+            try:
+                from genai_prices import data_snapshot
 
-            self.snapshot = data_snapshot.get_snapshot()
-        except Exception:
-            _log.debug("otel-genai: genai-prices is not available; calls are not priced", exc_info=True)
-        self.loaded = True
+                self.snapshot = data_snapshot.get_snapshot()
+            except Exception:
+                _log.debug("otel-genai: genai-prices is not available; calls are not priced", exc_info=True)
+            self.loaded = True
 
     def submit(self, task: Callable[[], None] | None) -> None:
         with self._lock:
@@ -343,18 +357,33 @@ class _Library:
                 self._exit_registered = True
                 atexit.register(drain_all)
             if task is not None:
+                if not self._waiting:
+                    self._since = time.monotonic()
                 self._waiting.append(task)
             if self._thread is None or not self._thread.is_alive():  # also after a fork
                 self._thread = threading.Thread(target=self._work, name="otel-genai-prices", daemon=True)
                 self._thread.start()
+            starved = task is not None and (
+                len(self._waiting) >= _HELP_BACKLOG or time.monotonic() - self._since >= _HELP_AFTER_S
+            )
+        if starved:
+            self.caller_loads += 1
+            _log.debug("otel-genai: price table loader starved; loading it on the calling thread")
+            self.load()
+            self._complete_waiting()
 
     def _work(self) -> None:
         self.load()
+        self._complete_waiting()
+
+    def _complete_waiting(self) -> None:
+        """Run held calls until none is left (the loader thread, or a caller helping it)."""
         while True:
             with self._lock:
                 if not self._waiting:
-                    self._thread = None  # under the lock: a task submitted from now on starts a new thread
-                    self._idle.notify_all()
+                    if self._thread is threading.current_thread():
+                        self._thread = None  # under the lock: a task submitted now starts a new thread
+                        self._idle.notify_all()
                     return
                 task = self._waiting.popleft()
             try:
