@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -36,9 +37,9 @@ SDK_DROP_WARNING = "Queue full, dropping"
 # name -> settings; "quick" must stay under ~30 s and "full" under ~3 min on a 2-core machine.
 PRESETS: dict[str, dict[str, Any]] = {
     "full": {
-        "chat_rounds": 12,  # rows 1 and 3a: rounds of one plain and one instrumented block
-        "calls_per_block": 400,
-        "stream_rounds": 80,  # rows 2 and 3b: streams are long, so one stream per block, many rounds
+        "chat_rounds": 192,  # rows 1 and 3a: rounds of one plain and one instrumented block
+        "calls_per_block": 25,  # short blocks, many rounds: drift on the machine cancels in each pair
+        "stream_rounds": 150,  # rows 2 and 3b: streams are long, so one stream per block, many rounds
         "streams_per_block": 1,
         "metric_interval_ms": 1000,
         "import_runs": 7,
@@ -51,11 +52,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cost_runs": 5,  # row 7: fresh interpreters
         "cost_calls": 20_000,
         "peer_pairs": 2,  # row 9: (otel-genai, openai-v2) worker pairs, alternating
-        "peer_rounds": 8,
+        "peer_rounds": 128,
     },
     "quick": {
-        "chat_rounds": 4,
-        "calls_per_block": 150,
+        "chat_rounds": 24,
+        "calls_per_block": 25,
         "stream_rounds": 16,
         "streams_per_block": 1,
         "metric_interval_ms": 1000,
@@ -69,7 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "cost_runs": 2,
         "cost_calls": 2000,
         "peer_pairs": 1,
-        "peer_rounds": 3,
+        "peer_rounds": 24,
     },
 }
 GROUPS = ("calls", "import", "memory", "delivery", "cost", "peer")
@@ -79,6 +80,8 @@ PEER_VENV = Path(tempfile.gettempdir()) / "otel-genai-bench-openai-v2"  # create
 # to the block whose spans it exports. The default 5 s timer would export in whichever block runs then.
 NO_SPAN_TIMER = {"OTEL_BSP_SCHEDULE_DELAY": "3600000"}
 BATCH_SIZE = 512  # BatchSpanProcessor's default max_export_batch_size: blocks stay below it
+FLUSH_EVERY = 400  # instrumented calls between the (timed) flushes of rows 1-3 and 9, below BATCH_SIZE
+NO_METRIC_TIMER_MS = 3_600_000  # rows 1-3 and 9 flush metrics with the spans, never on a timer
 INSTRUMENTATION_CODE = ("otel_genai", "opentelemetry", "wrapt", "google/protobuf", "requests", "urllib3")
 
 
@@ -228,6 +231,12 @@ class Toggle:
         self.flush_spans = self.kwargs["tracer_provider"].force_flush
         self._check()
 
+    def flush_all(self) -> None:
+        """Export spans, metrics and logs now; first wait for calls held while genai-prices loads."""
+        import otel_genai
+
+        otel_genai.force_flush()
+
     def set(self, on: bool) -> None:
         if on != self.on:
             if on:
@@ -252,70 +261,70 @@ def cpu_and_wall_ns() -> tuple[int, int]:
 
 @dataclass
 class Series:
-    """Per-round µs per call for both conditions.
+    """Per-round µs per call for both conditions, and the export CPU per instrumented call.
 
-    ``*_cpu``: CPU of the whole process (every thread) during the calls; ``*_wall``: their wall clock;
-    ``*_export``: CPU of the span flush after the block, per call. ``export_batch`` is set instead when the
-    spans of all rounds are exported in one flush at the end (streams: a few spans per block would make
-    the fixed cost of one export request look like a per-span cost).
+    ``*_cpu``: CPU of the whole process (every thread) during the calls; ``*_wall``: their wall clock.
+    ``export``: CPU µs per instrumented call of the flushes between rounds (spans and metrics sent to the
+    receiver, every ``FLUSH_EVERY`` instrumented calls, or once at the end for streams).
     """
 
     plain_cpu: list[float] = field(default_factory=list)
     instr_cpu: list[float] = field(default_factory=list)
     plain_wall: list[float] = field(default_factory=list)
     instr_wall: list[float] = field(default_factory=list)
-    plain_export: list[float] = field(default_factory=list)
-    instr_export: list[float] = field(default_factory=list)
-    export_batch: float | None = None  # CPU µs per span of one flush of every round's spans
+    export: float = 0.0
 
 
-def measure(toggle: Toggle, block: Callable[[int], None], n: int, rounds: int, *, stream: bool) -> Series:
+def measure(toggle: Any, block: Callable[[int], None], n: int, rounds: int, *, stream: bool) -> Series:
     """Interleaved rounds (ABBA order) of ``n`` plain and ``n`` instrumented calls.
 
-    The calls worker runs with the span processor's timer disabled, and ``n`` stays below its batch size,
-    so no span is exported while calls are timed; the flush that exports them is timed on its own. CPU
-    time is the whole process's, exporter and metric-reader threads included, and other load on the
-    machine does not inflate it the way it inflates wall time.
-
-    Streams run one per block, so their spans are exported in one flush after the last round, and the
-    full ``gc.collect()`` (tens of ms here) runs once per round instead of once per block.
+    Blocks are short (25 calls, or one stream) and rounds many: the machine's speed drifts over
+    hundreds of milliseconds, which then cancels within each pair. The span processor's and the metric
+    reader's timers are off, and every ``FLUSH_EVERY`` instrumented calls (below the batch size, so no
+    span is exported while calls are timed) spans and metrics are flushed, timed, and charged to the
+    instrumented calls. A full ``gc.collect()`` follows each flush (tens of ms here: it would swamp a
+    block), and precedes each round of streams. CPU time is the whole process's, exporter threads
+    included, and other load on the machine does not inflate it the way it inflates wall time.
     """
     series = Series()
-    for on in (False, True):  # warm-up: imports, caches, first connection to the receiver
+    for on in (False, True):  # warm-up: imports, caches, first connection to the receiver, price table
         toggle.set(on)
         block(max(1, n // 4))
     toggle.instrumented_calls += max(1, n // 4)
-    toggle.flush_spans()
+    toggle.flush_all()
+    gc.collect()
+    export_ns, pending = 0, 0
     for r in range(rounds):
-        for i, on in enumerate((False, True) if r % 2 == 0 else (True, False)):
+        if stream:
+            gc.collect()
+        for on in (False, True) if r % 2 == 0 else (True, False):
             toggle.set(on)
-            if i == 0 or not stream:
-                gc.collect()
             cpu0, wall0 = cpu_and_wall_ns()
             block(n)
             cpu1, wall1 = cpu_and_wall_ns()
-            if not stream:
-                toggle.flush_spans()
-            cpu2 = time.process_time_ns()
             label = "instr" if on else "plain"
             getattr(series, f"{label}_cpu").append((cpu1 - cpu0) / n / 1000)
             getattr(series, f"{label}_wall").append((wall1 - wall0) / n / 1000)
-            getattr(series, f"{label}_export").append((cpu2 - cpu1) / n / 1000)
-            toggle.instrumented_calls += n if on else 0
-    if stream:
-        cpu0 = time.process_time_ns()
-        toggle.flush_spans()
-        series.export_batch = (time.process_time_ns() - cpu0) / (rounds * n) / 1000
+        toggle.instrumented_calls += n
+        pending += n
+        if pending + n > FLUSH_EVERY or r == rounds - 1:
+            cpu0 = time.process_time_ns()
+            toggle.flush_all()
+            export_ns += time.process_time_ns() - cpu0
+            pending = 0
+            if not stream:
+                gc.collect()
+    series.export = export_ns / (rounds * n) / 1000
     return series
 
 
 def worker_calls(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     """Rows 1-3: every per-call measurement in one process."""
-    toggle = Toggle(endpoint, p["metric_interval_ms"])
+    toggle = Toggle(endpoint, NO_METRIC_TIMER_MS)
     work = Workload()
     rounds, n = p["chat_rounds"], p["calls_per_block"]
     stream_rounds, s = p["stream_rounds"], p["streams_per_block"]
-    if n >= BATCH_SIZE or stream_rounds * s >= BATCH_SIZE:
+    if n > FLUSH_EVERY or s > FLUSH_EVERY:
         raise ValueError("blocks must stay below the span batch size, or spans export while calls are timed")
     results = {
         "sync_chat": measure(toggle, work.sync_calls, n, rounds, stream=False),
@@ -333,7 +342,7 @@ def worker_calls(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
 
 def worker_chat(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     """Row 9, our side: sync non-streaming calls only, as row 1, with the peer's round count."""
-    toggle = Toggle(endpoint, p["metric_interval_ms"])
+    toggle = Toggle(endpoint, NO_METRIC_TIMER_MS)
     series = measure(toggle, Workload().sync_calls, p["calls_per_block"], p["peer_rounds"], stream=False)
     import otel_genai
 
@@ -380,6 +389,10 @@ class PeerToggle:
         self.flush_spans = tracer_provider.force_flush
         self._check()
 
+    def flush_all(self) -> None:
+        for provider in self.providers:
+            provider.force_flush()
+
     def set(self, on: bool) -> None:
         if on != self.on:
             if on:
@@ -401,7 +414,7 @@ def worker_peer(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     """Row 9, the peer's side: the same measurement with the official instrumentation."""
     from importlib.metadata import version
 
-    toggle = PeerToggle(endpoint, p["metric_interval_ms"])
+    toggle = PeerToggle(endpoint, NO_METRIC_TIMER_MS)
     series = measure(toggle, Workload().sync_calls, p["calls_per_block"], p["peer_rounds"], stream=False)
     for provider in toggle.providers:
         provider.shutdown()
@@ -536,7 +549,7 @@ def worker_profile(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
         ("instrumented 200-chunk sync streams", work.sync_streams, p["profile_streams"], "stream"),
     ):
         block(max(1, n // 10))  # warm-up
-        toggle.flush_spans()
+        toggle.flush_all()
         profiler = cProfile.Profile()
         for start in range(0, n, 400):  # below the batch size: no export competes with the profiled calls
             profiler.enable()
@@ -715,6 +728,14 @@ def paired(a: list[float], b: list[float]) -> tuple[float, float, float]:
     return statistics.median(diffs), q[0], q[2]
 
 
+def median_ci(a: list[float], b: list[float], resamples: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap interval of the median per-round difference: the error bar of the row's value."""
+    diffs = [y - x for x, y in zip(a, b, strict=True)]
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(diffs, k=len(diffs))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+
 def call_rows(preset: dict[str, Any]) -> tuple[list[Row], str]:
     with start_receiver() as receiver:
         result, _ = run_worker("calls", receiver.endpoint, preset, env=NO_SPAN_TIMER)
@@ -731,16 +752,14 @@ def call_rows(preset: dict[str, Any]) -> tuple[list[Row], str]:
     for row_id, name, key, per, unit, target in specs:
         s = result["series"][key]
         hook, q1, q3 = paired(s["plain_cpu"], s["instr_cpu"])
+        lo, hi = median_ci(s["plain_cpu"], s["instr_cpu"])
         wall = paired(s["plain_wall"], s["instr_wall"])[0]
-        export = (
-            s["export_batch"]
-            if s["export_batch"] is not None
-            else paired(s["plain_export"], s["instr_export"])[0]
-        )
+        export = s["export"]
         base = "call" if per == 1 else "stream"
         detail = (
-            f"hook +{hook:.0f} µs/{base} CPU (IQR {q1:.0f}..{q3:.0f}, wall +{wall:.0f}) "
-            f"+ export {export:.0f} µs/span; plain {statistics.median(s['plain_cpu']):.0f} µs/{base}"
+            f"hook +{hook:.0f} µs/{base} CPU (95% CI {lo:.0f}..{hi:.0f}, IQR {q1:.0f}..{q3:.0f}, "
+            f"wall +{wall:.0f}) + export {export:.0f} µs/span; "
+            f"plain {statistics.median(s['plain_cpu']):.0f} µs/{base}"
         )
         rows.append(Row(row_id, f"{name}: added CPU", (hook + export) / per, unit, target, "<=", detail, s))
     return rows, note
@@ -916,10 +935,11 @@ def peer_python() -> str:
 
 
 def per_call(series: dict[str, Any]) -> tuple[float, float, float]:
-    """Added CPU per call, hook + export (as row 1), with the IQR of the hook's per-round differences."""
-    hook, q1, q3 = paired(series["plain_cpu"], series["instr_cpu"])
-    export = paired(series["plain_export"], series["instr_export"])[0]
-    return hook + export, q1 + export, q3 + export
+    """Added CPU per call, hook + export (as row 1), with the 95 % interval of the hook's median."""
+    hook = paired(series["plain_cpu"], series["instr_cpu"])[0]
+    lo, hi = median_ci(series["plain_cpu"], series["instr_cpu"])
+    export = series["export"]
+    return hook + export, lo + export, hi + export
 
 
 def peer_row(preset: dict[str, Any]) -> Row:
@@ -940,7 +960,7 @@ def peer_row(preset: dict[str, Any]) -> Row:
     theirs_value = statistics.median(a for a, _, _ in theirs_added)
 
     def spans(values: list[tuple[float, float, float]]) -> str:
-        return ", ".join(f"{a:.0f} (IQR {lo:.0f}..{hi:.0f})" for a, lo, hi in values)
+        return ", ".join(f"{a:.0f} (95% CI {lo:.0f}..{hi:.0f})" for a, lo, hi in values)
 
     detail = (
         f"otel-genai +{ours_value:.0f} µs/call [{spans(ours_added)}] vs {PEER} {theirs[0]['version']} "
