@@ -151,6 +151,7 @@ class Recorder:
         # On the provider init() built, attributes we built skip the SDK's re-check (core/fastspan.py).
         fast_spans = getattr(tracer_provider, "_otel_genai_fast_spans", False) is True
         self._set_attributes = fastspan.set_attributes if fast_spans else _sdk_set_attributes
+        self._starter = fastspan.SpanStarter(self.tracer, tracer_provider) if fast_spans else None
         meter = get_meter(_SCOPE, __version__, meter_provider)
         # The provider init() built carries a fast in-process aggregator (core/fastmetrics.py).
         fast = getattr(meter_provider, "_otel_genai_metrics", None)
@@ -236,9 +237,12 @@ class Recorder:
         if prices is not None and not prices.loaded and prices.priceable(inv.provider):
             prices.warm()  # import genai-prices while the request is in flight, off this thread
         name = f"{inv.operation} {inv.request_model}" if inv.request_model else inv.operation
-        inv.span = self.tracer.start_span(
-            name, ctx, kind=SpanKind.CLIENT, attributes=self._start_attributes(inv)
-        )
+        if self._starter is not None:
+            inv.span = self._starter.start(name, ctx, self._start_attributes(inv))
+        else:
+            inv.span = self.tracer.start_span(
+                name, ctx, kind=SpanKind.CLIENT, attributes=self._start_attributes(inv)
+            )
         if activate:
             ctx = trace.set_span_in_context(inv.span, ctx)
             inv.context_token = otel_context.attach(otel_context.set_value(_INFERENCE_KEY, inv, ctx))
