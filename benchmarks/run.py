@@ -632,7 +632,62 @@ def worker_cost(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+DECOMPOSITION = (
+    ("as shipped", "full"),
+    ("spans ended but never queued or exported", "no-queue"),
+    ("no SDK span at all (a non-recording span)", "no-span"),
+)
+
+
+def worker_decompose(endpoint: str, p: dict[str, Any]) -> dict[str, Any]:
+    """--decompose: row 1 with parts of the span pipeline switched off, to show what each one costs.
+
+    A measuring aid only (it patches otel-genai's own classes in this worker): ``no-queue`` drops spans at
+    ``on_end``, ``no-span`` makes the recorder's span a non-recording one, so nothing is set on it.
+    """
+    from opentelemetry import trace
+
+    from otel_genai.core import fastspan
+    from otel_genai.export.span_processor import BackpressureSpanProcessor
+    from otel_genai.sdk import DeliveryCounter
+
+    variant = p["variant"]
+    if variant == "no-queue":
+        BackpressureSpanProcessor.on_end = DeliveryCounter.on_end = lambda self, span: None  # type: ignore[method-assign]
+    elif variant == "no-span":
+
+        def start(self: Any, name: str, context: Any, attributes: dict[str, Any]) -> Any:
+            return trace.NonRecordingSpan(trace.get_current_span(context).get_span_context())
+
+        fastspan.SpanStarter.start = start  # type: ignore[method-assign]
+    toggle = Toggle(endpoint, NO_METRIC_TIMER_MS)
+    if variant == "no-span" and toggle.kwargs["tracer_provider"]._otel_genai_fast_spans is not True:
+        raise RuntimeError("init() did not build its own TracerProvider: nothing to decompose")
+    series = measure(toggle, Workload().sync_calls, p["calls_per_block"], p["chat_rounds"], stream=False)
+    import otel_genai
+
+    otel_genai.shutdown()
+    return {"series": asdict(series)}
+
+
+def decompose(preset: dict[str, Any]) -> None:
+    """Print row 1's added CPU for each variant of ``DECOMPOSITION``, run twice in alternation."""
+    results: dict[str, list[tuple[float, float, float]]] = {v: [] for _, v in DECOMPOSITION}
+    with start_receiver() as receiver:
+        for _ in range(2):
+            for _, variant in DECOMPOSITION:
+                result, _ = run_worker(
+                    "decompose", receiver.endpoint, {**preset, "variant": variant}, env=NO_SPAN_TIMER
+                )
+                results[variant].append(per_call(result["series"]))
+    print("sync chat, added CPU per call (hook + export, 95% CI of the hook's median), two runs each:")
+    for label, variant in DECOMPOSITION:
+        runs = ", ".join(f"{a:.0f} ({lo:.0f}..{hi:.0f})" for a, lo, hi in results[variant])
+        print(f"  {variant:9} {runs} µs  {label}")
+
+
 WORKERS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "decompose": worker_decompose,
     "cost": worker_cost,
     "calls": worker_calls,
     "memory": worker_memory,
@@ -1024,6 +1079,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     parser.add_argument("--profile", action="store_true", help="only cProfile the instrumented loops")
     parser.add_argument(
+        "--decompose", action="store_true", help="only row 1 without span queueing, and without spans"
+    )
+    parser.add_argument(
         "--only",
         metavar="GROUPS",
         default=",".join(GROUPS),
@@ -1046,6 +1104,10 @@ def main(argv: list[str] | None = None) -> int:
         with start_receiver() as receiver:
             _, stderr = run_worker("profile", receiver.endpoint, preset, capture=False, env=NO_SPAN_TIMER)
         sys.stderr.write(stderr)
+        return 0
+
+    if args.decompose:
+        decompose(preset)
         return 0
 
     groups = [g.strip() for g in args.only.split(",") if g.strip()]

@@ -62,7 +62,9 @@ class _Instrument:
         self._start_ns = time.time_ns()
 
     def _series(self, attributes: dict[str, Any] | None, new: Any) -> Any:
-        key = tuple(attributes.items()) if attributes else ()
+        return self._point(tuple(attributes.items()) if attributes else (), new)
+
+    def _point(self, key: tuple[tuple[str, Any], ...], new: Any) -> Any:
         point = self._points.get(key)
         if point is None:
             if len(self._points) >= CARDINALITY_LIMIT:
@@ -92,8 +94,12 @@ class FastHistogram(_Instrument):
         self._new = lambda: _HistogramPoint(buckets)
 
     def record(self, amount: float, attributes: dict[str, Any] | None = None) -> None:
+        self.record_key(amount, tuple(attributes.items()) if attributes else ())
+
+    def record_key(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
+        """``record`` with the attributes as ``tuple(attributes.items())``, built once for several points."""
         with self._lock:
-            point = self._series(attributes, self._new)
+            point = self._point(key, self._new)
             point.counts[bisect_left(self.bounds, amount)] += 1  # bucket i holds (bounds[i-1], bounds[i]]
             point.count += 1
             point.sum += amount
@@ -143,11 +149,18 @@ class FastHistogram(_Instrument):
         return Metric(name=self.name, description=self.description, unit=self.unit, data=histogram)
 
 
+def _new_sum() -> list[float]:
+    return [0]
+
+
 class FastCounter(_Instrument):
-    def add(self, amount: int, attributes: dict[str, Any] | None = None) -> None:
+    def add(self, amount: float, attributes: dict[str, Any] | None = None) -> None:
+        self.add_key(amount, tuple(attributes.items()) if attributes else ())
+
+    def add_key(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
+        """``add`` with the attributes as ``tuple(attributes.items())``, built once for several points."""
         with self._lock:
-            point = self._series(attributes, lambda: [0])
-            point[0] += amount
+            self._point(key, _new_sum)[0] += amount
 
     def metric(self, delta: bool, now: int) -> Metric | None:
         start, points = self.take(delta)

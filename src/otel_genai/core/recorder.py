@@ -64,6 +64,34 @@ def _sdk_set_attributes(span: Any, attributes: dict[str, Any]) -> None:
     span.set_attributes(attributes)
 
 
+def _with(key: tuple[tuple[str, Any], ...], attributes: dict[str, Any], name: str, value: Any) -> Any:
+    """``tuple({**attributes, name: value}.items())``, given ``key == tuple(attributes.items())``."""
+    if name in attributes:
+        return tuple({**attributes, name: value}.items())
+    return (*key, (name, value))
+
+
+class _Keyed:
+    """An SDK instrument (the application's own MeterProvider) behind the fast instruments' interface."""
+
+    __slots__ = ("_instrument",)
+
+    def __init__(self, instrument: Any) -> None:
+        self._instrument = instrument
+
+    def record(self, amount: float, attributes: dict[str, Any] | None = None) -> None:
+        self._instrument.record(amount, attributes)
+
+    def add(self, amount: float, attributes: dict[str, Any] | None = None) -> None:
+        self._instrument.add(amount, attributes)
+
+    def record_key(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
+        self._instrument.record(amount, dict(key))
+
+    def add_key(self, amount: float, key: tuple[tuple[str, Any], ...]) -> None:
+        self._instrument.add(amount, dict(key))
+
+
 def _legacy_name(name: str) -> bool:
     return name in _LEGACY_NAMES or name.startswith(_LEGACY_PREFIXES)
 
@@ -160,14 +188,16 @@ class Recorder:
         def histogram(name: str, unit: str, description: str) -> Any:
             if fast is not None:
                 return fast.histogram(name, unit, description, sc.HISTOGRAM_BUCKETS[name])
-            return meter.create_histogram(
-                name, unit, description, explicit_bucket_boundaries_advisory=sc.HISTOGRAM_BUCKETS[name]
+            return _Keyed(
+                meter.create_histogram(
+                    name, unit, description, explicit_bucket_boundaries_advisory=sc.HISTOGRAM_BUCKETS[name]
+                )
             )
 
         def counter(name: str, unit: str, description: str) -> Any:
             if fast is not None:
                 return fast.counter(name, unit, description)
-            return meter.create_counter(name, unit, description)
+            return _Keyed(meter.create_counter(name, unit, description))
 
         # One point per chunk where it is cheap (our aggregator); the stream's mean gap otherwise.
         self.per_chunk_metrics = (
@@ -448,42 +478,42 @@ class Recorder:
             attributes[sc.SERVER_PORT] = inv.server_port
         if inv.dimensions:  # a provider's own metric dimensions (openai.response.service_tier)
             attributes.update(inv.dimensions)
+        key = tuple(attributes.items())  # the series key, built once for the call's points
+        duration = (end_ns - inv.start_ns) / 1e9
         if inv.error_type is not None:
-            self._duration.record(
-                (end_ns - inv.start_ns) / 1e9, {**attributes, sc.ERROR_TYPE: inv.error_type}
-            )
+            self._duration.record_key(duration, _with(key, attributes, sc.ERROR_TYPE, inv.error_type))
         else:
-            self._duration.record((end_ns - inv.start_ns) / 1e9, attributes)
+            self._duration.record_key(duration, key)
         if inv.input_tokens is not None:
-            self._tokens.record(inv.input_tokens, {**attributes, sc.TOKEN_TYPE: "input"})
+            self._tokens.record_key(inv.input_tokens, _with(key, attributes, sc.TOKEN_TYPE, "input"))
         if inv.output_tokens is not None:
-            self._tokens.record(inv.output_tokens, {**attributes, sc.TOKEN_TYPE: "output"})
+            self._tokens.record_key(inv.output_tokens, _with(key, attributes, sc.TOKEN_TYPE, "output"))
         if inv.finish_reasons and inv.error_type is None:  # a failed call generated no choices
-            self._choices.add(len(inv.finish_reasons), attributes)
+            self._choices.add_key(len(inv.finish_reasons), key)
         if inv.vector_size:
-            self._vector_size.add(inv.vector_size, attributes)
+            self._vector_size.add_key(inv.vector_size, key)
         if inv.first_chunk_ns is not None:
-            self._ttfc.record((inv.first_chunk_ns - inv.start_ns) / 1e9, attributes)
+            self._ttfc.record_key((inv.first_chunk_ns - inv.start_ns) / 1e9, key)
             self._record_chunk_gaps(inv, attributes)
         if inv.error_type is None:  # server timings: successful responses only
             if inv.server_time_to_first_token is not None:
-                self._server_ttft.record(inv.server_time_to_first_token, attributes)
+                self._server_ttft.record_key(inv.server_time_to_first_token, key)
             if inv.server_time_per_output_token is not None:
-                self._server_tpot.record(inv.server_time_per_output_token, attributes)
+                self._server_tpot.record_key(inv.server_time_per_output_token, key)
         if cost is not None:
-            self._cost.add(cost[0], attributes)
+            self._cost.add_key(cost[0], key)
             if cost[1] is not None:
-                self._cost_savings.add(cost[1], attributes)
+                self._cost_savings.add_key(cost[1], key)
         if inv.cache_read_tokens is not None:
-            self._cache_tokens.add(
-                inv.cache_read_tokens, {**attributes, sc.TOKEN_TYPE: sc.TOKEN_TYPE_CACHE_READ}
+            self._cache_tokens.add_key(
+                inv.cache_read_tokens, _with(key, attributes, sc.TOKEN_TYPE, sc.TOKEN_TYPE_CACHE_READ)
             )
         if inv.cache_write_tokens is not None:
-            self._cache_tokens.add(
-                inv.cache_write_tokens, {**attributes, sc.TOKEN_TYPE: sc.TOKEN_TYPE_CACHE_WRITE}
+            self._cache_tokens.add_key(
+                inv.cache_write_tokens, _with(key, attributes, sc.TOKEN_TYPE, sc.TOKEN_TYPE_CACHE_WRITE)
             )
         if inv.guardrail_configured or inv.guardrail_activations:
-            self._guardrail_executions.add(1, attributes)
+            self._guardrail_executions.add_key(1, key)
             for kind, stage in sorted(inv.guardrail_activations or ()):
                 self._guardrail_activations.add(
                     1, {**attributes, sc.GUARDRAIL_TYPE: kind, sc.GUARDRAIL_STAGE: stage}
