@@ -5,6 +5,7 @@
 - an error passes through unchanged (same type as uninstrumented) and ends one span with ``error.type``;
 - the stream exit-path matrix, sync and async: exhausted, broken off and closed, left inside ``with``,
   an exception in the consumer's loop, abandoned to the garbage collector: exactly one span, ended once;
+- a stream keeps the client's own type and yields the chunks it yields uninstrumented;
 - odd shapes: any JSON-like response or chunk through the provider's own readers returns the identical
   object and ends one span (hypothesis).
 """
@@ -181,6 +182,30 @@ async def test_stream_exit_paths_end_one_span(
     gc.collect()
     await asyncio.sleep(0)
     assert len(telemetry.spans()) == 1  # and never a second time
+
+
+async def _consume(case: ProviderCase, server: ReplayServer, is_async: bool) -> tuple[Any, type, list[Any]]:
+    async with case.open_stream(server.url, is_async) as stream:
+        chunks = [chunk async for chunk in stream] if is_async else list(stream)
+        return stream, type(_innermost(stream)), chunks
+
+
+@MODES
+@pytest.mark.parametrize("case", CASES)
+async def test_stream_yields_what_it_yields_uninstrumented(
+    case: ProviderCase,
+    is_async: bool,
+    instrument: Callable[..., Telemetry],
+    replay: Callable[..., ReplayServer],
+) -> None:
+    """The same recorded stream, plain then instrumented: the client's own stream type, equal chunks."""
+    _, plain_type, plain = await _consume(case, replay(case.stream_recording), is_async)
+    telemetry = instrument()
+    stream, instrumented_type, chunks = await _consume(case, replay(case.stream_recording), is_async)
+    assert instrumented_type is plain_type and isinstance(stream, plain_type)
+    assert [type(c) for c in chunks] == [type(c) for c in plain]
+    assert chunks == plain and len(chunks) > 1
+    assert len(telemetry.spans()) == 1
 
 
 # --- odd shapes through every provider's readers --------------------------------------------------------
