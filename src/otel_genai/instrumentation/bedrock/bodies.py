@@ -159,6 +159,9 @@ class EventIterator(wrapt.ObjectProxy):  # type: ignore[type-arg,misc,unused-ign
         self._self_events: Any = None
         self._self_inv = inv
 
+    def __iter__(self) -> EventIterator:  # an iterator: iterating it goes through __next__ below
+        return self
+
     def __next__(self) -> Any:
         events = self._self_events
         if events is None:
