@@ -194,8 +194,9 @@ def _comparable(chunk: Any) -> Any:
     """A chunk as data, less the replay server's Date header (google-genai keeps the HTTP headers)."""
     data = chunk.model_dump() if hasattr(chunk, "model_dump") else chunk
     http = data.get("sdk_http_response") if isinstance(data, dict) else None
-    if isinstance(http, dict) and isinstance(http.get("headers"), dict):
-        http["headers"].pop("date", None)
+    headers = http.get("headers") if isinstance(http, dict) else None
+    if isinstance(headers, dict):
+        http["headers"] = {k: v for k, v in headers.items() if k.lower() != "date"}  # "Date" or "date"
     return data
 
 
