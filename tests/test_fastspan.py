@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from opentelemetry import context
-from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry import context, trace
+from opentelemetry.sdk.trace import Event, SpanLimits, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -21,9 +23,13 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
 
-from otel_genai.core.fastspan import SpanStarter, set_attributes
+from otel_genai.core.fastspan import SpanStarter, _LeanSpan, set_attributes
+from otel_genai.core.invocation import Invocation
+from otel_genai.export.otlp_encoder import SpanEncoder
+from otlp_receiver import OtlpReceiver, attrs_to_dict
 
 PLAIN = st.one_of(st.text(max_size=8), st.booleans(), st.integers(), st.floats(allow_nan=False))
 VALUES = st.one_of(
@@ -177,3 +183,174 @@ def test_the_sdks_own_samplers_ignore_attributes(sampler: Sampler) -> None:
     span = starter.start("a", context.get_current(), {"k": "v"})
     assert starter._blind
     assert dict(getattr(span, "attributes", None) or {}) == ({"k": "v"} if span.is_recording() else {})
+
+
+# --- the span itself: _LeanStart against Tracer.start_span ------------------------------------------
+
+
+class _Ids(IdGenerator):
+    """Deterministic ids, so two providers give the same spans."""
+
+    def __init__(self, random: bool) -> None:
+        self._next = 0
+        self._random = random
+
+    def generate_span_id(self) -> int:
+        self._next += 1
+        return self._next
+
+    def generate_trace_id(self) -> int:
+        self._next += 1
+        return (7 << 64) + self._next
+
+    def is_trace_id_random(self) -> bool:
+        return self._random
+
+
+SAMPLERS = [
+    ALWAYS_ON,
+    ALWAYS_OFF,
+    TraceIdRatioBased(0.5),
+    ParentBased(ALWAYS_ON),
+    ParentBased(ALWAYS_OFF),
+    ParentBasedTraceIdRatio(0.5),
+]
+PARENTS = st.one_of(
+    st.none(),
+    st.builds(
+        lambda trace_id, span_id, sampled, remote, state: SpanContext(
+            trace_id,
+            span_id,
+            is_remote=remote,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
+            trace_state=TraceState(state),
+        ),
+        st.integers(1, 2**128 - 1),
+        st.integers(1, 2**64 - 1),
+        st.booleans(),
+        st.booleans(),
+        st.lists(st.tuples(st.sampled_from(["a", "vendor"]), st.sampled_from(["1", "x"])), max_size=2),
+    ),
+)
+
+
+def _plain(item: Any) -> Any:
+    """An event or link as comparable values."""
+    if isinstance(item, Event):
+        return (item.name, item.timestamp, dict(item.attributes or {}))
+    return (item.context, dict(item.attributes or {}))
+
+
+def _fields(span: Any) -> dict[str, Any]:
+    """What a span holds, comparable across two providers (its lock and clock aside)."""
+    out: dict[str, Any] = {"type": isinstance(span, SdkSpan), "context": span.get_span_context()}
+    if not isinstance(span, SdkSpan):
+        return out
+    for key, value in vars(span).items():
+        if key in ("_lock", "_start_time") or key in ("_span_processor", "_sampler", "_resource", "_limits"):
+            out[key] = type(value)
+        elif key == "_record_end_metrics":
+            out[key] = callable(value)
+        elif key == "_attributes":
+            out[key] = (
+                list(value.items()),
+                value.maxlen,
+                value.max_value_len,
+                value._immutable,
+                value.dropped,
+            )
+        elif key in ("_events", "_links"):
+            out[key] = ([_plain(item) for item in value], value._dq.maxlen, value.dropped)
+        elif key == "_status":
+            out[key] = (value.status_code, value.description)
+        else:
+            out[key] = value
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(SAMPLERS),
+    PARENTS,
+    st.booleans(),
+    st.sampled_from([None, 2, 128]),
+    ATTRIBUTES,
+)
+def test_lean_spans_equal_the_sdks(
+    sampler: Sampler, parent: SpanContext | None, random: bool, limit: int | None, start: dict[str, Any]
+) -> None:
+    limits = SpanLimits(max_span_attributes=limit, max_events=limit, max_links=limit)
+    made = []
+    for _ in range(2):
+        provider = TracerProvider(sampler=sampler, id_generator=_Ids(random), span_limits=limits)
+        made.append((provider, _exported(provider), provider.get_tracer("t", "1", schema_url="s")))
+    (ours_provider, ours_out, tracer), (_, sdk_out, sdk_tracer) = made
+    starter = SpanStarter(tracer, ours_provider)
+    ctx = trace.set_span_in_context(NonRecordingSpan(parent)) if parent is not None else context.get_current()
+    ours = starter.start("chat m", ctx, start)
+    sdks = sdk_tracer.start_span("chat m", ctx, kind=SpanKind.CLIENT, attributes=start)
+    assert starter._lean is not None and starter._blind
+    assert _fields(ours) == _fields(sdks)
+    for span in (ours, sdks):  # what an application may do with the current span
+        span.set_attribute("k", "v")
+        span.add_event("e", {"a": 1}, timestamp=5)
+        span.add_link(SpanContext(1, 2, is_remote=False), {"l": True})
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+        span.update_name("renamed")
+    assert _fields(ours) == _fields(sdks)
+    ours.end()
+    sdks.end()
+    ours.end()  # a second end is the SDK's warning, not a second export
+    a, b = ours_out.get_finished_spans(), sdk_out.get_finished_spans()
+    assert len(a) == len(b) <= 1
+    if a:
+        assert SpanEncoder().encode([_at_zero(a[0])]) == SpanEncoder().encode([_at_zero(b[0])])
+
+
+def _at_zero(span: Any) -> Any:
+    span._start_time = span._end_time = 1
+    return span
+
+
+def test_the_lean_start_is_what_init_builds() -> None:
+    """init()'s provider takes the lean start; the span reaches a real OTLP/HTTP receiver with what the
+    recorder and the application's own call on the current span set."""
+    import otel_genai
+    from otel_genai.core.recorder import Recorder
+
+    with OtlpReceiver() as receiver:
+        settings = otel_genai.init(endpoint=receiver.endpoint, service_name="lean")
+        try:
+            assert settings is not None
+            recorder = Recorder(settings, trace.get_tracer_provider())
+            assert recorder._starter is not None and recorder._starter._lean is not None
+            inv = Invocation("chat", "openai", "m", server_address="h", server_port=1)
+            recorder.start(inv)
+            assert type(inv.span) is _LeanSpan
+            trace.get_current_span().set_attribute("app.tag", "mine")
+            recorder.finish(inv)
+            otel_genai.force_flush()
+            [span] = receiver.wait_for(receiver.spans)
+        finally:
+            otel_genai.shutdown()
+    attributes = attrs_to_dict(span.attributes)
+    assert span.name == "chat m" and span.kind == span.SPAN_KIND_CLIENT
+    assert attributes["app.tag"] == "mine"
+    assert attributes["gen_ai.request.model"] == "m" and attributes["server.port"] == 1
+    assert len(span.trace_id) == 16 and len(span.span_id) == 8 and not span.parent_span_id
+
+
+def test_a_disabled_tracer_gets_no_span() -> None:
+    provider = TracerProvider()
+    configure = getattr(provider, "_set_tracer_configurator", None)
+    if configure is None:
+        pytest.skip("this SDK has no tracer configurator")
+    from opentelemetry.sdk.trace import _disable_tracer_configurator
+
+    out = _exported(provider)
+    starter = SpanStarter(provider.get_tracer("t"), provider)
+    configure(tracer_configurator=_disable_tracer_configurator)
+    span = starter.start("a", context.get_current(), {"k": "v"})
+    assert not span.is_recording()
+    span.end()
+    assert out.get_finished_spans() == ()

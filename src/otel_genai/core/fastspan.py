@@ -13,17 +13,25 @@ about 40 % of an SDK span's cost, so they are set right after ``start_span`` ins
 sees a span before that could read them: a sampler of the SDK's own that decides on the trace id and the
 parent only, and span processors whose ``on_start`` does nothing (the batch and simple processors). A
 user's own sampler or ``on_start`` processor on that provider sees them passed to ``start_span`` as before.
+On that path the span itself is made by ``_LeanStart``: the same steps as ``Tracer.start_span`` (parent,
+ids, the sampler, flags, the SDK's own span metrics) without its per-call generality, and an SDK ``Span``
+(a subclass, so every method the application may call on it is the SDK's) filled in directly.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from time import time_ns
 from typing import Any
 
+from opentelemetry import trace as trace_api
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import SpanProcessor, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.util import BoundedList
+from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 
 _PLAIN = frozenset({str, bool, int, float})
 _SEQUENCES = frozenset({list, tuple})
@@ -100,11 +108,153 @@ def _ignores_attributes(sampler: Any) -> bool:
     return False
 
 
+class _LeanSpan(sdk_trace.Span):
+    """An SDK ``Span`` whose fields ``_LeanStart`` fills in; every method is the SDK's."""
+
+
+# Names Tracer.start_span and Span.__init__ use in the SDK releases this was checked against (1.30-1.45):
+# a release whose code uses any other name does something we do not reproduce, and keeps the SDK path.
+_START_NAMES = frozenset(
+    {
+        "DEFAULT", "NonRecordingSpan", "RANDOM_TRACE_ID", "SAMPLED", "SpanContext", "TraceFlags",
+        "TypeError", "_Span", "_instrumentation_scope", "_is_enabled", "_span_limits", "_tracer_metrics",
+        "attributes", "copy", "decision", "generate_span_id", "generate_trace_id", "get_current_span",
+        "get_span_context", "id_generator", "instrumentation_info", "is_recording", "is_sampled",
+        "is_trace_id_random", "is_valid", "isinstance", "random_trace_id", "resource", "sampler",
+        "should_sample", "span_processor", "start", "start_span", "trace_api", "trace_flags", "trace_id",
+        "trace_state",
+    }
+)  # fmt: skip
+_INIT_NAMES = frozenset(
+    {
+        "BoundedAttributes", "Lock", "Resource", "__init__", "_attributes", "_events", "_limits", "_links",
+        "_lock", "_new_events", "_new_links", "_record_end_metrics", "_record_exception", "_sampler",
+        "_set_status_on_exception", "_span_processor", "_trace_config", "append", "attributes", "create",
+        "max_attribute_length", "max_event_attributes", "max_span_attribute_length", "max_span_attributes",
+        "super", "threading",
+    }
+)  # fmt: skip
+# A span's own fields (set per span) and those every span of a tracer shares (copied from a probe span).
+_PER_SPAN = frozenset(
+    {"_name", "_context", "_parent", "_start_time", "_lock", "_attributes", "_events", "_links"}
+)
+_SHARED = frozenset(
+    {
+        "_kind", "_instrumentation_info", "_instrumentation_scope", "_resource", "_sampler", "_trace_config",
+        "_record_exception", "_set_status_on_exception", "_span_processor", "_limits", "_status",
+        "_end_time", "_record_end_metrics",
+    }
+)  # fmt: skip
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_RANDOM = getattr(TraceFlags, "RANDOM_TRACE_ID", None)
+
+
+def _code_names(function: Any) -> frozenset[str] | None:
+    code = getattr(function, "__code__", None)
+    return frozenset(code.co_names) if code is not None else None
+
+
+class _LeanStart:
+    """``tracer.start_span(name, context, kind=CLIENT)`` for one SDK tracer, step for step, cheaper.
+
+    Built only when the tracer is the SDK's own class running code we have read (``_START_NAMES``) and a
+    probe span shows the fields we fill in; tests/test_fastspan.py proves the spans equal to the SDK's.
+    """
+
+    __slots__ = (
+        "_enabled", "_ids", "_limits", "_metrics", "_random", "_sampler", "_template", "_tracer",
+    )  # fmt: skip
+
+    def __init__(self, tracer: Any, template: dict[str, Any], names: frozenset[str]) -> None:
+        self._tracer = tracer
+        self._template = template
+        self._sampler = tracer.sampler
+        self._ids = tracer.id_generator
+        self._limits = tracer._span_limits
+        self._enabled = tracer._is_enabled if "_is_enabled" in names else None
+        self._metrics = tracer._tracer_metrics if "_tracer_metrics" in names else None
+        self._random = "RANDOM_TRACE_ID" in names and _RANDOM is not None
+
+    @classmethod
+    def build(cls, tracer: Any) -> _LeanStart | None:
+        try:
+            if type(tracer) is not sdk_trace.Tracer:
+                return None
+            names = _code_names(sdk_trace.Tracer.start_span)
+            init = _code_names(sdk_trace.Span.__init__)
+            if names is None or init is None or not names <= _START_NAMES or not init <= _INIT_NAMES:
+                return None
+            probe = sdk_trace._Span(
+                name="probe",
+                context=trace_api.INVALID_SPAN_CONTEXT,
+                sampler=tracer.sampler,
+                resource=tracer.resource,
+                span_processor=tracer.span_processor,
+                kind=SpanKind.CLIENT,
+                instrumentation_info=tracer.instrumentation_info,
+                limits=tracer._span_limits,
+                instrumentation_scope=tracer._instrumentation_scope,
+            )
+            fields = vars(probe)
+            if not _PER_SPAN <= set(fields) <= _PER_SPAN | _SHARED:
+                return None
+            template = {k: v for k, v in fields.items() if k in _SHARED}
+            return cls(tracer, template, names)
+        except Exception:  # an SDK laid out differently: its own start_span
+            return None
+
+    def start(self, name: str, context: Any) -> Any:
+        parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
+        if type(parent) is not SpanContext or (self._enabled is not None and not self._enabled()):
+            return self._tracer.start_span(name, context, kind=SpanKind.CLIENT)  # the SDK's own answer
+        ids = self._ids
+        if not parent.is_valid:
+            parent = None
+            trace_id = ids.generate_trace_id()
+        else:
+            trace_id = parent.trace_id
+        result = self._sampler.should_sample(context, trace_id, name, SpanKind.CLIENT, None, ())
+        decision = result.decision
+        flags = _SAMPLED if decision.is_sampled() else _NOT_SAMPLED
+        if self._random and (
+            ids.is_trace_id_random() if parent is None else parent.trace_flags.random_trace_id
+        ):
+            flags = TraceFlags(flags | _RANDOM)  # type: ignore[operator]  # _random: _RANDOM is set
+        span_context = SpanContext(
+            trace_id,
+            ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=flags,
+            trace_state=result.trace_state,
+        )
+        end_metrics = self._metrics.start_span(parent, decision) if self._metrics is not None else None
+        if not decision.is_recording():
+            return trace_api.NonRecordingSpan(span_context)
+        limits = self._limits
+        span = object.__new__(_LeanSpan)
+        fields = span.__dict__
+        fields.update(self._template)
+        fields["_name"] = name
+        fields["_context"] = span_context
+        fields["_parent"] = parent
+        fields["_lock"] = threading.Lock()
+        fields["_attributes"] = BoundedAttributes(
+            limits.max_span_attributes, None, immutable=False, max_value_len=limits.max_span_attribute_length
+        )
+        fields["_events"] = BoundedList(limits.max_events)
+        fields["_links"] = BoundedList(limits.max_links)
+        if end_metrics is not None:
+            fields["_record_end_metrics"] = end_metrics
+        fields["_start_time"] = time_ns()
+        return span
+
+
 class SpanStarter:
     """``tracer.start_span(name, context, kind=CLIENT, attributes=...)`` on the provider init() built,
     with the attributes set after the start when no sampler or processor can observe the difference."""
 
-    __slots__ = ("_blind", "_multi", "_processors", "_sampler_blind", "_tracer")
+    __slots__ = ("_blind", "_lean", "_multi", "_processors", "_sampler_blind", "_tracer")
 
     def __init__(self, tracer: Any, provider: Any) -> None:
         self._tracer = tracer
@@ -112,6 +262,7 @@ class SpanStarter:
         self._multi = getattr(provider, "_active_span_processor", None)
         self._processors: Any = None  # the processor tuple last checked (a new tuple once one is added)
         self._blind = False
+        self._lean = _LeanStart.build(tracer) if self._sampler_blind else None
 
     def start(self, name: str, context: Any, attributes: dict[str, Any]) -> Any:
         processors = getattr(self._multi, "_span_processors", None)
@@ -124,7 +275,11 @@ class SpanStarter:
             )
         if not self._blind:
             return self._tracer.start_span(name, context, kind=SpanKind.CLIENT, attributes=attributes)
-        span = self._tracer.start_span(name, context, kind=SpanKind.CLIENT)
+        lean = self._lean
+        if lean is not None:
+            span = lean.start(name, context)
+        else:
+            span = self._tracer.start_span(name, context, kind=SpanKind.CLIENT)
         set_attributes(span, attributes)
         return span
 
