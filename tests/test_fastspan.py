@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import context, trace
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -247,7 +248,7 @@ def _fields(span: Any) -> dict[str, Any]:
     if not isinstance(span, SdkSpan):
         return out
     for key, value in vars(span).items():
-        if key in ("_lock", "_start_time") or key in ("_span_processor", "_sampler", "_resource", "_limits"):
+        if key in ("_lock", "_start_time") or key in ("_span_processor", "_sampler", "_limits"):
             out[key] = type(value)
         elif key == "_record_end_metrics":
             out[key] = callable(value)
@@ -338,6 +339,18 @@ def test_the_lean_start_is_what_init_builds() -> None:
     assert attributes["app.tag"] == "mine"
     assert attributes["gen_ai.request.model"] == "m" and attributes["server.port"] == 1
     assert len(span.trace_id) == 16 and len(span.span_id) == 8 and not span.parent_span_id
+
+
+def test_a_lean_span_takes_the_tracers_resource_of_now() -> None:
+    """The SDK gives a forked child's tracers a new resource (service.instance.id); spans must follow."""
+    provider = TracerProvider(resource=Resource.create({"service.instance.id": "parent"}))
+    out = _exported(provider)
+    tracer = provider.get_tracer("t")
+    starter = SpanStarter(tracer, provider)
+    tracer.resource = Resource.create({"service.instance.id": "child"})  # what _set_resource does
+    starter.start("a", context.get_current(), {}).end()
+    [span] = out.get_finished_spans()
+    assert span.resource.attributes["service.instance.id"] == "child"
 
 
 def test_a_disabled_tracer_gets_no_span() -> None:

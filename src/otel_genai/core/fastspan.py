@@ -134,15 +134,19 @@ _INIT_NAMES = frozenset(
         "super", "threading",
     }
 )  # fmt: skip
-# A span's own fields (set per span) and those every span of a tracer shares (copied from a probe span).
+# A span's own fields, and what it takes from its tracer, read per span as the SDK does (the SDK replaces a
+# tracer's resource in a forked child), then the constants every span starts with (copied from a probe).
 _PER_SPAN = frozenset(
-    {"_name", "_context", "_parent", "_start_time", "_lock", "_attributes", "_events", "_links"}
-)
+    {
+        "_name", "_context", "_parent", "_start_time", "_lock", "_attributes", "_events", "_links",
+        "_sampler", "_resource", "_span_processor", "_instrumentation_info", "_limits",
+        "_instrumentation_scope",
+    }
+)  # fmt: skip
 _SHARED = frozenset(
     {
-        "_kind", "_instrumentation_info", "_instrumentation_scope", "_resource", "_sampler", "_trace_config",
-        "_record_exception", "_set_status_on_exception", "_span_processor", "_limits", "_status",
-        "_end_time", "_record_end_metrics",
+        "_kind", "_trace_config", "_record_exception", "_set_status_on_exception", "_status", "_end_time",
+        "_record_end_metrics",
     }
 )  # fmt: skip
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -162,18 +166,13 @@ class _LeanStart:
     probe span shows the fields we fill in; tests/test_fastspan.py proves the spans equal to the SDK's.
     """
 
-    __slots__ = (
-        "_enabled", "_ids", "_limits", "_metrics", "_random", "_sampler", "_template", "_tracer",
-    )  # fmt: skip
+    __slots__ = ("_enabled", "_metrics", "_random", "_template", "_tracer")
 
     def __init__(self, tracer: Any, template: dict[str, Any], names: frozenset[str]) -> None:
         self._tracer = tracer
         self._template = template
-        self._sampler = tracer.sampler
-        self._ids = tracer.id_generator
-        self._limits = tracer._span_limits
-        self._enabled = tracer._is_enabled if "_is_enabled" in names else None
-        self._metrics = tracer._tracer_metrics if "_tracer_metrics" in names else None
+        self._enabled = "_is_enabled" in names
+        self._metrics = "_tracer_metrics" in names
         self._random = "RANDOM_TRACE_ID" in names and _RANDOM is not None
 
     @classmethod
@@ -205,16 +204,18 @@ class _LeanStart:
             return None
 
     def start(self, name: str, context: Any) -> Any:
+        tracer = self._tracer
         parent: SpanContext | None = trace_api.get_current_span(context).get_span_context()
-        if type(parent) is not SpanContext or (self._enabled is not None and not self._enabled()):
-            return self._tracer.start_span(name, context, kind=SpanKind.CLIENT)  # the SDK's own answer
-        ids = self._ids
+        if type(parent) is not SpanContext or (self._enabled and not tracer._is_enabled()):
+            return tracer.start_span(name, context, kind=SpanKind.CLIENT)  # the SDK's own answer
+        ids = tracer.id_generator
         if not parent.is_valid:
             parent = None
             trace_id = ids.generate_trace_id()
         else:
             trace_id = parent.trace_id
-        result = self._sampler.should_sample(context, trace_id, name, SpanKind.CLIENT, None, ())
+        sampler = tracer.sampler
+        result = sampler.should_sample(context, trace_id, name, SpanKind.CLIENT, None, ())
         decision = result.decision
         flags = _SAMPLED if decision.is_sampled() else _NOT_SAMPLED
         if self._random and (
@@ -228,16 +229,22 @@ class _LeanStart:
             trace_flags=flags,
             trace_state=result.trace_state,
         )
-        end_metrics = self._metrics.start_span(parent, decision) if self._metrics is not None else None
+        end_metrics = tracer._tracer_metrics.start_span(parent, decision) if self._metrics else None
         if not decision.is_recording():
             return trace_api.NonRecordingSpan(span_context)
-        limits = self._limits
+        limits = tracer._span_limits
         span = object.__new__(_LeanSpan)
         fields = span.__dict__
         fields.update(self._template)
         fields["_name"] = name
         fields["_context"] = span_context
         fields["_parent"] = parent
+        fields["_sampler"] = sampler
+        fields["_resource"] = tracer.resource
+        fields["_span_processor"] = tracer.span_processor
+        fields["_instrumentation_info"] = tracer.instrumentation_info
+        fields["_limits"] = limits
+        fields["_instrumentation_scope"] = tracer._instrumentation_scope
         fields["_lock"] = threading.Lock()
         fields["_attributes"] = BoundedAttributes(
             limits.max_span_attributes, None, immutable=False, max_value_len=limits.max_span_attribute_length
