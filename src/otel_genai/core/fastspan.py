@@ -76,10 +76,13 @@ def set_attributes(span: Any, attributes: Mapping[str, Any]) -> None:
         if not ended:
             with store._lock:
                 stored = store._dict
-                for key, value in values.items():
-                    if key in stored:
-                        del stored[key]  # a replaced key moves to the end, as in the SDK
-                    stored[key] = value
+                if stored.keys().isdisjoint(values):  # the usual case: keys the span has not got yet
+                    stored.update(values)
+                else:
+                    for key, value in values.items():
+                        if key in stored:
+                            del stored[key]  # a replaced key moves to the end, as in the SDK
+                        stored[key] = value
     if ended:  # ended meanwhile: the SDK's own call warns and ignores
         span.set_attributes(attributes)
 
