@@ -37,6 +37,23 @@ _PLAIN = frozenset({str, bool, int, float})
 _SEQUENCES = frozenset({list, tuple})
 
 
+def _uniform(values: Any) -> bool:
+    """Plain values of one type, or None: what every SDK release stores unchanged (before 1.4x a mixed
+    sequence is dropped, since then kept)."""
+    kind = None
+    for value in values:
+        if value is None:
+            continue
+        cls = type(value)
+        if kind is None:
+            if cls not in _PLAIN:
+                return False
+            kind = cls
+        elif cls is not kind:
+            return False
+    return True
+
+
 def _trusted(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
     """The values as the SDK would store them, or None if any needs the SDK's own cleaning."""
     out: dict[str, Any] = {}
@@ -46,7 +63,7 @@ def _trusted(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
             return None
         cls = type(value)
         if cls not in plain:
-            if cls not in _SEQUENCES or not all(type(v) in plain or v is None for v in value):
+            if cls not in _SEQUENCES or not _uniform(value):
                 return None
             value = tuple(value)
         out[key] = value
