@@ -1,7 +1,8 @@
 """One table of the client providers for the contract suite (tests/test_provider_contract.py).
 
 For each provider: the instrumentor's registry name, the real client classes it patches, a recorded stream
-and how to open it with the real client (sync or async), and a call that fails to connect. Everything a
+and how to open it with the real client (sync or async), a recorded non-streaming call, how to make it and
+the token counts it reports, and a call that fails to connect. Everything a
 contract test needs to treat the providers alike, and nothing provider tests do not already rely on.
 """
 
@@ -34,6 +35,9 @@ class ProviderCase:
     open_stream: Callable[[str, bool], Any]  # (url, is_async) -> async context manager yielding the stream
     fail: Callable[[bool], Any]  # is_async -> awaitable/None that raises a connection error
     patched: Callable[[], list[tuple[Any, str]]]  # (owner, attribute) the instrumentor wraps
+    call_recording: str
+    call: Callable[[str, bool], Any]  # (url, is_async) -> awaitable of the call's result
+    usage: tuple[int, int]  # (input, output) tokens the recorded call reports, as semconv counts them
 
 
 # --- openai ---------------------------------------------------------------------------------------------
@@ -59,6 +63,12 @@ async def _openai_fail(is_async: bool) -> None:
     )
     if is_async:
         await result
+
+
+async def _openai_call(url: str, is_async: bool) -> Any:
+    body = request_of("openai/chat_basic_gpt4o_mini.json")["json"]
+    result = _openai(url, is_async).chat.completions.create(**body)
+    return await result if is_async else result
 
 
 def _openai_patched() -> list[tuple[Any, str]]:
@@ -90,6 +100,12 @@ async def _anthropic_fail(is_async: bool) -> None:
     )
     if is_async:
         await result
+
+
+async def _anthropic_call(url: str, is_async: bool) -> Any:
+    body = request_of("anthropic/messages_basic_claude3_opus.json")["json"]
+    result = _anthropic(url, is_async).messages.create(**body)
+    return await result if is_async else result
 
 
 def _anthropic_patched() -> list[tuple[Any, str]]:
@@ -134,6 +150,15 @@ async def _genai_fail(is_async: bool) -> None:
         client.models.generate_content(model="gemini-2.5-flash", contents="hi")
 
 
+async def _genai_call(url: str, is_async: bool) -> Any:
+    request = request_of("google-genai/generate_content_basic_gemini25_flash.json")
+    model = request["path"].split(":")[0].rsplit("/", 1)[1]
+    client = _genai(url)
+    if is_async:
+        return await client.aio.models.generate_content(model=model, contents=request["json"]["contents"])
+    return client.models.generate_content(model=model, contents=request["json"]["contents"])
+
+
 def _genai_patched() -> list[tuple[Any, str]]:
     from google.genai._api_client import BaseApiClient
 
@@ -162,6 +187,15 @@ async def _ollama_fail(is_async: bool) -> None:
         await ollama.AsyncClient(host=UNREACHABLE).chat(**body)
     else:
         ollama.Client(host=UNREACHABLE).chat(**body)
+
+
+async def _ollama_call(url: str, is_async: bool) -> Any:
+    import ollama
+
+    body = request_of("ollama/chat_llama3.json")["json"]
+    if is_async:
+        return await ollama.AsyncClient(host=url).chat(**body)
+    return ollama.Client(host=url).chat(**body)
 
 
 def _ollama_patched() -> list[tuple[Any, str]]:
@@ -207,6 +241,22 @@ async def _bedrock_fail(is_async: bool) -> None:
         sync_client(UNREACHABLE).converse(**kwargs)
 
 
+async def _bedrock_call(url: str, is_async: bool) -> Any:
+    from bedrock_support import async_client, sync_client
+
+    kwargs = {"modelId": "anthropic.claude-v2", **request_of("bedrock/converse_claude_v2.json")["json"]}
+    if not is_async:
+        return sync_client(url).converse(**kwargs)
+
+    class _Server:
+        pass
+
+    server: Any = _Server()
+    server.url = url
+    async with async_client(server) as client:
+        return await client.converse(**kwargs)
+
+
 def _bedrock_patched() -> list[tuple[Any, str]]:
     from botocore.client import BaseClient
 
@@ -221,6 +271,9 @@ PROVIDERS = [
         _openai_stream,
         _openai_fail,
         _openai_patched,
+        "openai/chat_basic_gpt4o_mini.json",
+        _openai_call,
+        (12, 5),
     ),
     ProviderCase(
         "anthropic",
@@ -229,6 +282,9 @@ PROVIDERS = [
         _anthropic_stream,
         _anthropic_fail,
         _anthropic_patched,
+        "anthropic/messages_basic_claude3_opus.json",
+        _anthropic_call,
+        (17, 220),
     ),
     ProviderCase(
         "google_genai",
@@ -237,9 +293,20 @@ PROVIDERS = [
         _genai_stream,
         _genai_fail,
         _genai_patched,
+        "google-genai/generate_content_basic_gemini25_flash.json",
+        _genai_call,
+        (5, 877 + 1058),  # output: candidates and thoughts
     ),
     ProviderCase(
-        "ollama", "ollama", "ollama/chat_stream_llama3.json", _ollama_stream, _ollama_fail, _ollama_patched
+        "ollama",
+        "ollama",
+        "ollama/chat_stream_llama3.json",
+        _ollama_stream,
+        _ollama_fail,
+        _ollama_patched,
+        "ollama/chat_llama3.json",
+        _ollama_call,
+        (17, 66),
     ),
     ProviderCase(
         "bedrock",
@@ -248,6 +315,9 @@ PROVIDERS = [
         _bedrock_stream,
         _bedrock_fail,
         _bedrock_patched,
+        "bedrock/converse_claude_v2.json",
+        _bedrock_call,
+        (37, 8),
     ),
 ]
 

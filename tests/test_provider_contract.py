@@ -6,6 +6,8 @@
 - the stream exit-path matrix, sync and async: exhausted, broken off and closed, left inside ``with``,
   an exception in the consumer's loop, abandoned to the garbage collector: exactly one span, ended once;
 - a stream keeps the client's own type and yields the chunks it yields uninstrumented;
+- a non-streaming call returns what it returns uninstrumented (type and value), and its one span carries the
+  token counts the response reports;
 - odd shapes: any JSON-like response or chunk through the provider's own readers returns the identical
   object and ends one span (hypothesis).
 """
@@ -216,6 +218,32 @@ async def test_stream_yields_what_it_yields_uninstrumented(
     assert [type(c) for c in chunks] == [type(c) for c in plain]
     assert [_comparable(c) for c in chunks] == [_comparable(c) for c in plain] and len(chunks) > 1
     assert len(telemetry.spans()) == 1
+
+
+@MODES
+@pytest.mark.parametrize("case", CASES)
+async def test_call_returns_what_it_returns_uninstrumented(
+    case: ProviderCase,
+    is_async: bool,
+    instrument: Callable[..., Telemetry],
+    replay: Callable[..., ReplayServer],
+) -> None:
+    """The same recorded call, plain then instrumented: the same type, an equal value, the usage counted."""
+    plain = await case.call(replay(case.call_recording).url, is_async)
+    telemetry = instrument()
+    result = await case.call(replay(case.call_recording).url, is_async)
+    assert type(result) is type(plain)
+    assert _comparable(_without_metadata(result)) == _comparable(_without_metadata(plain))
+    span = telemetry.span()
+    assert (span.attributes[sc.USAGE_INPUT_TOKENS], span.attributes[sc.USAGE_OUTPUT_TOKENS]) == case.usage
+    assert span.attributes[sc.OPERATION_NAME] == "chat"
+
+
+def _without_metadata(result: Any) -> Any:
+    """botocore's answer less ResponseMetadata (request id and Date, which differ between two calls)."""
+    if isinstance(result, dict) and "ResponseMetadata" in result:
+        return {k: v for k, v in result.items() if k != "ResponseMetadata"}
+    return result
 
 
 # --- odd shapes through every provider's readers --------------------------------------------------------
