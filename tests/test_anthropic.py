@@ -311,3 +311,36 @@ async def test_stream_helper_failing_on_an_event_is_an_error(
     span = telemetry.span()
     assert span.status.status_code is StatusCode.ERROR
     assert dict(span.attributes or {})[sc.ERROR_TYPE]
+
+
+@MODES
+async def test_legacy_text_completion(
+    is_async: bool, instrument: Callable[..., Telemetry], replay: Callable[..., ReplayServer]
+) -> None:
+    """``POST /v1/complete`` (``completions.create`` in anthropic < 1, a plain ``post`` since): a
+    text_completion span with the request's parameters, the response's id, model and stop reason."""
+    name = "completions_legacy_claude_instant"
+    body = recording(name)["interactions"][0]["request"]["json"]
+
+    async def complete(url: str) -> Any:
+        result = client_for(url, is_async).post("/v1/complete", body=copy.deepcopy(body), cast_to=object)
+        return await result if inspect.isawaitable(result) else result
+
+    plain = await complete(replay(f"anthropic/{name}.json").url)
+    telemetry = instrument(capture_message_content="SPAN_ONLY")
+    assert await complete(replay(f"anthropic/{name}.json").url) == plain
+    span = telemetry.span()
+    attributes = dict(span.attributes or {})
+    assert span.name == "text_completion claude-instant-1.2"
+    assert attributes[sc.OPERATION_NAME] == "text_completion"
+    assert attributes[sc.REQUEST_MAX_TOKENS] == 2048  # max_tokens_to_sample
+    assert attributes[sc.REQUEST_TOP_P] == 0.1
+    assert attributes[sc.RESPONSE_MODEL] == "claude-instant-1.2"
+    assert attributes[sc.RESPONSE_ID] == plain["id"]
+    assert attributes[sc.RESPONSE_FINISH_REASONS] == ("stop",)  # stop_sequence
+    assert sc.USAGE_INPUT_TOKENS not in attributes  # the legacy API reports no usage
+    output = json.loads(attributes[sc.OUTPUT_MESSAGES])
+    assert output[0]["parts"] == [{"type": "text", "content": plain["completion"]}]
+    prompt = json.loads(attributes[sc.INPUT_MESSAGES])
+    assert prompt == [{"role": "user", "parts": [{"type": "text", "content": body["prompt"]}]}]
+    assert sc.ERROR_TYPE not in attributes
