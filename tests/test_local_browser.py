@@ -161,10 +161,10 @@ def browser() -> Iterator[Any]:
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def _wait(driver: Any, script: str, timeout: float = 15.0) -> Any:
+def _wait(driver: Any, script: str, *args: Any, timeout: float = 15.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = driver.execute_script(script)
+        value = driver.execute_script(script, *args)
         if value:
             return value
         time.sleep(0.1)
@@ -174,6 +174,18 @@ def _wait(driver: Any, script: str, timeout: float = 15.0) -> Any:
 def _show(driver: Any, url: str, tab: str) -> None:
     driver.get(f"{url}/#{tab}")
     _wait(driver, f"return document.getElementById('view').dataset.view === '{tab}'")
+
+
+def _click(driver: Any, selector: str, text: str) -> None:
+    """Click the first ``selector`` element whose first line of text contains ``text``, found and clicked in
+    one script: the page re-renders itself when new data arrives, so a Selenium element handle can go stale
+    between finding it and clicking it."""
+    script = (
+        "const hit = [...document.querySelectorAll(arguments[0])]"
+        ".find(e => e.innerText.split('\\n')[0].includes(arguments[1]));"
+        " if (hit) { hit.click(); return true; } return false;"
+    )
+    _wait(driver, script, selector, text)
 
 
 def _tile(driver: Any, name: str) -> tuple[str, str]:
@@ -281,24 +293,20 @@ def test_dashboard_after_demo(tmp_path: Path, browser: Any) -> None:
         _show(browser, server.url, "traces")
         listed = browser.find_element("id", "trace-list").text
         assert all(root in listed for root in roots)
-        for row in browser.find_elements("css selector", "#trace-list tr.click"):
-            if "support_ticket" in row.text:
-                row.click()
-                break
+        _click(browser, "#trace-list tr.click", "support_ticket")
         _wait(browser, "return document.getElementById('view').dataset.view === 'trace'")
-        waterfall = browser.find_elements("css selector", "#waterfall .wf-row")
-        assert [w.text.split("\n")[0] for w in waterfall][:2] == [
-            "invoke_workflow support_ticket",
-            "chat gpt-4o",
-        ]
+        waterfall = browser.execute_script(
+            "return [...document.querySelectorAll('#waterfall .wf-row')]"
+            ".map(r => r.innerText.split('\\n')[0])"
+        )
+        assert waterfall[:2] == ["invoke_workflow support_ticket", "chat gpt-4o"]
         assert len(waterfall) == 4
-        waterfall[2].click()
+        _click(browser, "#waterfall .wf-row", waterfall[2])
         _wait(
             browser,
             "return document.querySelector('#span-detail h2').textContent === 'execute_tool lookup_order'",
         )
-        waterfall = browser.find_elements("css selector", "#waterfall .wf-row")
-        waterfall[1].click()
+        _click(browser, "#waterfall .wf-row", "chat gpt-4o")
         _wait(browser, "return document.querySelector('#span-detail h2').textContent === 'chat gpt-4o'")
         detail = browser.find_element("id", "span-detail").text
         assert "user: Where is my order A-17?" in detail and "gen_ai.usage.input_tokens" in detail
