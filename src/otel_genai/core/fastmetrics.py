@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import weakref
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -109,21 +109,30 @@ class FastHistogram(_Instrument):
                 point.max = amount
 
     def record_many(self, amounts: Sequence[float], attributes: dict[str, Any] | None = None) -> None:
-        """One series, many points (a stream's chunk gaps): bucketed outside the lock, merged once."""
+        """One series, many points (a stream's chunk gaps): bucketed outside the lock, merged once.
+
+        Bucketed from the sorted amounts with one bisect per bound instead of one per amount: the same
+        comparisons (bucket i counts the amounts ``<= bounds[i]`` less those ``<= bounds[i-1]``), done in C
+        rather than in a Python loop over a stream's hundreds of gaps."""
         if not amounts:
             return
-        bounds, counts = self.bounds, [0] * (len(self.bounds) + 1)
-        for amount in amounts:
-            counts[bisect_left(bounds, amount)] += 1
+        ordered = sorted(amounts)
+        below = [bisect_right(ordered, bound) for bound in self.bounds]
+        below.append(len(ordered))
+        total = sum(amounts)  # in the order recorded, as one record() after another would add them
         with self._lock:
             point = self._series(attributes, self._new)
-            for index, count in enumerate(counts):
-                if count:
-                    point.counts[index] += count
-            point.count += len(amounts)
-            point.sum += sum(amounts)
-            point.min = min(point.min, *amounts)
-            point.max = max(point.max, *amounts)
+            counts, previous = point.counts, 0
+            for index, upto in enumerate(below):
+                if upto != previous:
+                    counts[index] += upto - previous
+                    previous = upto
+            point.count += len(ordered)
+            point.sum += total
+            if ordered[0] < point.min:
+                point.min = ordered[0]
+            if ordered[-1] > point.max:
+                point.max = ordered[-1]
 
     def metric(self, delta: bool, now: int) -> Metric | None:
         start, points = self.take(delta)

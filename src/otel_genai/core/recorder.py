@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from itertools import repeat
+from operator import truediv
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -555,7 +557,7 @@ class Recorder:
         if inv.chunk_count < 2 or inv.last_chunk_ns is None or inv.first_chunk_ns is None:
             return
         if self.per_chunk_metrics and inv.chunk_gaps_ns:
-            gaps = [gap / 1e9 for gap in inv.chunk_gaps_ns]
+            gaps = list(map(truediv, inv.chunk_gaps_ns, repeat(1e9)))  # in C; the same as gap / 1e9
             record_many = getattr(self._tpoc, "record_many", None)
             if record_many is not None:
                 record_many(gaps, attributes)
