@@ -17,6 +17,14 @@ from urllib.parse import unquote
 _log = logging.getLogger("otel_genai")
 _warned: set[str] = set()  # one warning per variable per process, however often init() runs
 
+
+def warn_once(key: str, message: str, *args: object) -> None:
+    """Log ``message`` at warning level once per process for ``key`` (a setting's name)."""
+    if key not in _warned:
+        _warned.add(key)
+        _log.warning(message, *args)
+
+
 DEFAULT_ENDPOINT = "http://localhost:4318"
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_METRIC_EXPORT_INTERVAL_MS = 60_000
@@ -400,4 +408,5 @@ __all__ = [
     "ContentCapture",
     "Settings",
     "Temporality",
+    "warn_once",
 ]

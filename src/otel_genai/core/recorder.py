@@ -20,7 +20,7 @@ from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
 from .. import semconv as sc
-from ..config import ContentCapture, Settings
+from ..config import ContentCapture, Settings, warn_once
 from ..version import __version__
 from . import audit, content, fastspan, pricing, redaction, scope, scrub
 from .invocation import Invocation
@@ -29,6 +29,33 @@ from .readers import finish_reason
 _log = logging.getLogger("otel_genai")
 _INFERENCE_KEY = otel_context.create_key("otel_genai.inference")
 _SCOPE = "otel_genai"
+
+
+_CAPTURE_SETTING = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+
+def _event_logger(logger_provider: Any, setting: str, consequence: str) -> Any:
+    """The ``otel_genai`` logger for events, or None where its ``emit`` lacks the keyword form they are
+    recorded with (``emit(event_name=..., attributes=..., context=...)``: API and SDK 1.38 and later).
+    Before that every event would fail inside the guard, unseen; instead one warning names the setting."""
+    from opentelemetry._logs import get_logger
+
+    logger = get_logger(_SCOPE, __version__, logger_provider)
+    try:
+        import inspect
+
+        takes = "event_name" in inspect.signature(logger.emit).parameters
+    except (TypeError, ValueError):  # no signature to read: assume the current API
+        takes = True
+    if takes:
+        return logger
+    warn_once(
+        setting,
+        "otel-genai: %s needs opentelemetry-api and -sdk 1.38 or later (Logger.emit with event_name); %s",
+        setting,
+        consequence,
+    )
+    return None
 
 
 def active_invocation() -> Invocation | None:
@@ -226,10 +253,14 @@ class Recorder:
         self._counters: dict[str, Any] = {}  # provider-specific counters, keyed by metric name (a fixed set)
         self._events: Any = None
         if self.capture.on_event:
-            from opentelemetry._logs import SeverityNumber, get_logger
+            from opentelemetry._logs import SeverityNumber
 
-            self._events = get_logger(_SCOPE, __version__, logger_provider)
+            self._events = _event_logger(
+                logger_provider, f"{_CAPTURE_SETTING}={self.capture.value}", "content events are off"
+            )
             self._debug_severity = SeverityNumber.DEBUG  # semconv: the details event is DEBUG
+            if self._events is None and not self.capture.on_span:
+                self.capture_content = False  # EVENT_ONLY without events: the content has nowhere to go
         # cost, prompt caching, guardrails, audit trail and redaction (docs/telemetry.md)
         self._prices = (
             pricing.table(settings.prices, settings.cost) if settings.cost or settings.prices else None
@@ -247,9 +278,8 @@ class Recorder:
         )
         self._audit: Any = None
         if settings.audit:
-            from opentelemetry._logs import get_logger
-
-            self._audit = get_logger(_SCOPE, __version__, logger_provider)
+            self._audit = _event_logger(logger_provider, "OTEL_GENAI_AUDIT", "the audit trail is off")
+        if self._audit is not None:
             self.capture_content = True  # the audit record's digests need the content; it stays off spans
         self.redact = self._redact = redaction.rewriter(settings.redact, settings.mask_content)
 
