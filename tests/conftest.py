@@ -10,13 +10,6 @@ from typing import Any
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-
-try:
-    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
-except ImportError:  # SDK before 1.39 names it InMemoryLogExporter
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef,unused-ignore]
-        InMemoryLogExporter as InMemoryLogRecordExporter,
-    )
 from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -25,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_genai
 from replay import ReplayServer
+from sdk_logs import InMemoryLogRecordExporter
 
 # LangChain's integrations need newer openai releases than the oldest we support (nox tests_openai_oldest).
 collect_ignore = [] if importlib.util.find_spec("langchain_openai") else ["test_langchain.py"]

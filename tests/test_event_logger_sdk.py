@@ -17,6 +17,8 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.version import __version__ as SDK_VERSION
 
 from otel_genai import config
@@ -24,13 +26,7 @@ from otel_genai import semconv as sc
 from otel_genai.config import Settings
 from otel_genai.core.invocation import Invocation
 from otel_genai.core.recorder import Recorder
-
-try:
-    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter as InMemoryLogs
-except ImportError:  # SDK before 1.39
-    from opentelemetry.sdk._logs.export import InMemoryLogExporter as InMemoryLogs  # type: ignore[attr-defined,no-redef,unused-ignore]
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sdk_logs import InMemoryLogRecordExporter
 
 KEYWORD_EMIT = tuple(int(p) for p in SDK_VERSION.split(".")[:2]) >= (1, 38)
 
@@ -39,7 +35,7 @@ def _recorder(**overrides: Any) -> tuple[Recorder, InMemorySpanExporter, Any]:
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    logs = InMemoryLogs()
+    logs = InMemoryLogRecordExporter()
     logger_provider = LoggerProvider()
     logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     settings = Settings.resolve({"cost": False, **overrides}, env={})  # no price table to wait for
@@ -68,7 +64,7 @@ def test_events_and_audit_or_one_warning_each(caplog: pytest.LogCaptureFixture) 
     for _ in range(2):  # a second recorder (another instrumentor) does not warn again
         recorder, spans, logs = _recorder(audit=True, capture_message_content="SPAN_AND_EVENT")
         _call(recorder)
-    [span] = spans.get_finished_spans()[-1:]
+    [span] = spans.get_finished_spans()  # the last recorder's provider: its one call
     assert span.attributes["gen_ai.usage.input_tokens"] == 3  # the call itself is recorded either way
     records = [data.log_record for data in logs.get_finished_logs()]
     warnings = [
