@@ -205,3 +205,31 @@ def test_special_floats_and_bytes() -> None:
     for value in (math.inf, -math.inf, 5e-324, b"\x00\xff", (b"a", b""), {"k": "v", "n": None}):
         assert_same([_span({"v": value})])
     assert SpanEncoder().encode([]) == encode_spans([]).SerializePartialToString() == b""
+
+
+def test_caches_stay_bounded_and_correct_under_unique_values() -> None:
+    """Response ids never repeat: their key keeps only its last few encodings, the model's stays cached."""
+    from otel_genai.export import otlp_encoder
+
+    encoder = SpanEncoder()
+    for i in range(3 * otlp_encoder._CACHE_LIMIT // 100):
+        batch = [
+            _span(
+                {
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.response.id": f"id-{i}-{j}",
+                    "n": j % 7,
+                    "c": j / 3,
+                }
+            )
+            for j in range(100)
+        ]
+        if i % 20 == 0:
+            assert_same(batch, encoder)
+        else:
+            encoder.encode(batch)
+        held = sum(len(values) for keys in encoder._pairs.values() for values in keys.values())
+        assert held == encoder._cached <= otlp_encoder._CACHE_LIMIT
+        assert len(encoder._pairs[b"\x4a"]["gen_ai.response.id"]) <= otlp_encoder._VALUES_LIMIT
+    assert "gpt-4o" in encoder._pairs[b"\x4a"]["gen_ai.request.model"]
+    assert_same([_span({"gen_ai.response.id": "id-0-0", "v": True}), _span({"v": 1})], encoder)

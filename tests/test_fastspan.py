@@ -215,6 +215,14 @@ SAMPLERS = [
     ParentBased(ALWAYS_ON),
     ParentBased(ALWAYS_OFF),
     ParentBasedTraceIdRatio(0.5),
+    # each delegate unlike its default: the lean start's decision table picks the one the SDK picks
+    ParentBased(
+        ALWAYS_OFF,
+        remote_parent_sampled=ALWAYS_OFF,
+        remote_parent_not_sampled=ALWAYS_ON,
+        local_parent_sampled=ALWAYS_OFF,
+        local_parent_not_sampled=ALWAYS_ON,
+    ),
 ]
 PARENTS = st.one_of(
     st.none(),
@@ -367,3 +375,16 @@ def test_a_disabled_tracer_gets_no_span() -> None:
     assert not span.is_recording()
     span.end()
     assert out.get_finished_spans() == ()
+
+
+def test_the_sdks_static_samplers_are_read_without_a_call() -> None:
+    """ALWAYS_ON, ALWAYS_OFF and ParentBased over them (init()'s default) decide from a table; any other
+    sampler, or a ParentBased with another kind of delegate, is asked as before."""
+    from otel_genai.core.fastspan import _static_decisions
+
+    on, off = Decision.RECORD_AND_SAMPLE, Decision.DROP
+    assert _static_decisions(ALWAYS_ON) == (on,) * 5
+    assert _static_decisions(ParentBased(ALWAYS_ON)) == (on, on, off, on, off)
+    assert _static_decisions(ParentBasedTraceIdRatio(0.5)) is None
+    assert _static_decisions(ParentBased(ALWAYS_ON, remote_parent_sampled=TraceIdRatioBased(1.0))) is None
+    assert _static_decisions(_ReadingSampler()) is None

@@ -179,6 +179,36 @@ def _code_names(function: Any) -> frozenset[str] | None:
     return frozenset(code.co_names) if code is not None else None
 
 
+# What ParentBased and StaticSampler.should_sample read in the releases checked (1.30-1.45).
+_PARENT_BASED_NAMES = frozenset(
+    {
+        "_local_parent_not_sampled", "_local_parent_sampled", "_remote_parent_not_sampled",
+        "_remote_parent_sampled", "_root", "get_current_span", "get_span_context", "is_remote", "is_valid",
+        "sampled", "should_sample", "trace_flags",
+    }
+)  # fmt: skip
+_STATIC_NAMES = frozenset({"DROP", "Decision", "SamplingResult", "_decision", "_get_parent_trace_state"})
+
+
+def _static_decisions(sampler: Any) -> tuple[Any, ...] | None:
+    """The decisions of ``StaticSampler``s alone (ALWAYS_ON, ParentBased(ALWAYS_ON), the default), as
+    (root, remote sampled, remote not sampled, local sampled, local not sampled); None for any other.
+
+    Such a sampler's answer is its decision and the parent's trace state: ``_LeanStart`` reads it from
+    here instead of building a SamplingResult through two calls per span."""
+    if _code_names(sampling.StaticSampler.should_sample) != _STATIC_NAMES:
+        return None
+    if type(sampler) is sampling.StaticSampler:
+        return (sampler._decision,) * 5
+    if type(sampler) is sampling.ParentBased:
+        if _code_names(sampling.ParentBased.should_sample) != _PARENT_BASED_NAMES:
+            return None
+        delegates = [getattr(sampler, name, None) for name in _DELEGATES]
+        if all(type(d) is sampling.StaticSampler for d in delegates):
+            return tuple(d._decision for d in delegates)  # type: ignore[union-attr]
+    return None
+
+
 class _LeanStart:
     """``tracer.start_span(name, context, kind=CLIENT)`` for one SDK tracer, step for step, cheaper.
 
@@ -186,10 +216,12 @@ class _LeanStart:
     probe span shows the fields we fill in; tests/test_fastspan.py proves the spans equal to the SDK's.
     """
 
-    __slots__ = ("_enabled", "_metrics", "_random", "_template", "_tracer")
+    __slots__ = ("_enabled", "_metrics", "_random", "_sampler", "_static", "_template", "_tracer")
 
     def __init__(self, tracer: Any, template: dict[str, Any], names: frozenset[str]) -> None:
         self._tracer = tracer
+        self._sampler = tracer.sampler  # a provider's sampler is fixed at its construction
+        self._static = _static_decisions(tracer.sampler)
         self._template = template
         self._enabled = "_is_enabled" in names
         self._metrics = "_tracer_metrics" in names
@@ -235,8 +267,17 @@ class _LeanStart:
         else:
             trace_id = parent.trace_id
         sampler = tracer.sampler
-        result = sampler.should_sample(context, trace_id, name, SpanKind.CLIENT, None, ())
-        decision = result.decision
+        static = self._static
+        if static is not None and sampler is self._sampler:
+            if parent is None:
+                decision, trace_state = static[0], None
+            else:
+                trace_state = parent.trace_state
+                sampled = parent.trace_flags.sampled
+                decision = static[(1 if sampled else 2) if parent.is_remote else (3 if sampled else 4)]
+        else:
+            result = sampler.should_sample(context, trace_id, name, SpanKind.CLIENT, None, ())
+            decision, trace_state = result.decision, result.trace_state
         flags = _SAMPLED if decision.is_sampled() else _NOT_SAMPLED
         if self._random and (
             ids.is_trace_id_random() if parent is None else parent.trace_flags.random_trace_id
@@ -247,7 +288,7 @@ class _LeanStart:
             ids.generate_span_id(),
             is_remote=False,
             trace_flags=flags,
-            trace_state=result.trace_state,
+            trace_state=trace_state,
         )
         end_metrics = tracer._tracer_metrics.start_span(parent, decision) if self._metrics else None
         if not decision.is_recording():

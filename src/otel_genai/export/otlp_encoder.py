@@ -3,8 +3,9 @@
 Why: the SDK's ``encode_spans`` builds one generated protobuf message per span, attribute and value and
 then serialises them; for a GenAI span with ~22 attributes that costs more CPU than the rest of the call's
 instrumentation together. This module writes the same wire format directly (fields in field-number order,
-proto3 defaults omitted, oneof members always written), caching the encoding of attribute key/value pairs
-that repeat from span to span (operation, provider, model, server) and of each resource and scope.
+proto3 defaults omitted, oneof members always written), caching what repeats from span to span: the
+encoding of attribute key/value pairs (operation, provider, model, server), of every attribute key, span
+name and status, and of each resource and scope.
 
 It reproduces ``opentelemetry.exporter.otlp.proto.common.trace_encoder.encode_spans`` of the SDK,
 including its quirks (links carry no trace state; an attribute whose value cannot be encoded is skipped and
@@ -20,6 +21,7 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 
 _log = logging.getLogger("otel_genai")
 
@@ -33,6 +35,8 @@ _LINK_FLAGS_LOCAL = b"\x35" + struct.pack("<I", 0x100)  # Link.flags (6, fixed32
 _LINK_FLAGS_REMOTE = b"\x35" + struct.pack("<I", 0x300)
 _VARINTS = [bytes([i]) for i in range(128)]
 _CACHE_LIMIT = 4096  # attribute encodings kept; cleared when full (unique values must not grow it forever)
+_VALUES_LIMIT = 32  # of them for one key
+_NAMES_LIMIT = 1024  # span names and attribute keys kept, likewise
 
 
 class EncodingError(ValueError):
@@ -98,9 +102,14 @@ class SpanEncoder:
     """Encodes batches of ``ReadableSpan``; one per exporter, used by one thread at a time."""
 
     def __init__(self) -> None:
-        # (field tag, key, value class, value) -> the encoded KeyValue field; only for str/bool/int values,
-        # whose equality implies identical bytes once the class is part of the key (True == 1 otherwise).
-        self._pairs: dict[tuple[bytes, str, type, Any], bytes] = {}
+        # field tag -> key -> value -> (value class, the encoded KeyValue field); only for str/bool/int
+        # values, whose equality implies identical bytes once the class matches too (True == 1 otherwise).
+        # Nested dicts: a lookup builds and hashes no tuple.
+        self._pairs: dict[bytes, dict[str, dict[Any, tuple[type, bytes]]]] = {}
+        self._cached = 0  # pairs held in _pairs
+        self._names: dict[str, bytes] = {}  # span name -> its encoded field
+        self._keys: dict[str, bytes] = {}  # attribute key -> its encoded KeyValue.key field
+        self._status: tuple[Any, bytes] = (None, b"")  # the last Status (spans share UNSET) and its field
         self._resources: dict[int, tuple[Any, bytes]] = {}  # id -> (Resource, its message body)
         self._scopes: dict[int, tuple[Any, bytes]] = {}  # id -> (scope, the ScopeSpans.scope field)
 
@@ -178,27 +187,64 @@ class SpanEncoder:
             return b""
         if type(attributes) is BoundedAttributes:  # its Mapping-ABC items() costs a call per key
             attributes = attributes._dict
-        pairs = self._pairs
-        out = []
+        by_key = self._pairs.get(tag)
+        if by_key is None:
+            by_key = self._pairs[tag] = {}
+        keys = self._keys
+        out: list[bytes] = []
+        append = out.append
         for key, value in attributes.items():
             cls = value.__class__
             cacheable = cls is str or cls is int or cls is bool
             if cacheable:
-                cached = pairs.get((tag, key, cls, value))
-                if cached is not None:
-                    out.append(cached)
-                    continue
+                values = by_key.get(key)
+                if values is not None:
+                    cached = values.get(value)
+                    # True == 1 == 1.0 share a dict slot: the class tells their encodings apart
+                    if cached is not None and cached[0] is cls:
+                        append(cached[1])
+                        continue
             try:
-                encoded = _field(tag, _key_value(key, value))
+                head = keys.get(key)
+                if head is None:
+                    head = self._key(key)
+                if cls is float:  # a cost: KeyValue.value is an AnyValue of 9 bytes (double_value)
+                    encoded = _field(tag, head + b"\x12\x09\x21" + _pack_double(value))
+                else:
+                    encoded = _field(tag, head + _field(b"\x12", _any_value(value)))
             except Exception as error:
                 _log.error("otel-genai: failed to encode attribute %s: %s", key, error)
                 continue
             if cacheable:
-                if len(pairs) >= _CACHE_LIMIT:
-                    pairs.clear()
-                pairs[(tag, key, cls, value)] = encoded
-            out.append(encoded)
+                self._remember(by_key, key, value, cls, encoded)
+            append(encoded)
         return b"".join(out)
+
+    def _key(self, key: str) -> bytes:
+        """The ``KeyValue.key`` field of ``key``, kept (keys repeat even where values do not)."""
+        encoded = _utf8(key)
+        head = _field(b"\x0a", encoded) if encoded else b""  # proto3: an empty string is not written
+        if len(self._keys) >= _NAMES_LIMIT:
+            self._keys.clear()
+        self._keys[key] = head
+        return head
+
+    def _remember(self, by_key: dict[Any, Any], key: str, value: Any, cls: type, encoded: bytes) -> None:
+        """Keep an encoded pair, bounded: a key whose values never repeat (a response id) keeps only its
+        last ``_VALUES_LIMIT``, and all of them together at most ``_CACHE_LIMIT``."""
+        values = by_key.get(key)
+        if values is None:
+            values = by_key[key] = {}
+        elif len(values) >= _VALUES_LIMIT:
+            self._cached -= len(values)
+            values.clear()
+        if self._cached >= _CACHE_LIMIT:
+            for keys in self._pairs.values():
+                keys.clear()
+            self._cached = 0
+            values = by_key[key] = {}
+        values[value] = (cls, encoded)
+        self._cached += 1
 
     def _span(self, span: Any) -> bytes:
         context: Any  # an exported span always has its context
@@ -206,50 +252,62 @@ class SpanEncoder:
             context, parent, name, kind = span._context, span._parent, span._name, span._kind
             start, end, attributes, status = span._start_time, span._end_time, span._attributes, span._status
             events, links = span._events, span._links
+            # ReadableSpan.dropped_*, inlined: the count of the SDK's bounded containers, else 0
+            dropped_attributes = attributes.dropped if type(attributes) is BoundedAttributes else 0
+            dropped_events = events.dropped if type(events) is BoundedList else 0
+            dropped_links = links.dropped if type(links) is BoundedList else 0
         else:
             context, parent, name, kind = span.get_span_context(), span.parent, span.name, span.kind
             start, end, attributes, status = span.start_time, span.end_time, span.attributes, span.status
             events, links = span.events, span.links
+            dropped_attributes, dropped_events = span.dropped_attributes, span.dropped_events
+            dropped_links = span.dropped_links
         out = [
             b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
             b"\x12\x08" + context.span_id.to_bytes(8, "big"),
         ]
         trace_state = context.trace_state
-        if trace_state is not None:
-            text = ",".join([f"{k}={v}" for k, v in trace_state.items()])
-            if text:
-                out.append(_field(b"\x1a", _utf8(text)))
+        if trace_state:  # an empty TraceState writes nothing, as None
+            out.append(_field(b"\x1a", _utf8(",".join([f"{k}={v}" for k, v in trace_state.items()]))))
         if parent:
             out.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
         if name:
-            out.append(_field(b"\x2a", _utf8(name)))
+            encoded = self._names.get(name)
+            if encoded is None:
+                encoded = _field(b"\x2a", _utf8(name))
+                if len(self._names) >= _NAMES_LIMIT:
+                    self._names.clear()
+                self._names[name] = encoded
+            out.append(encoded)
         out.append(b"\x30" + _VARINTS[kind.value + 1])  # SpanKind.INTERNAL (0) is SPAN_KIND_INTERNAL (1)
         if start:
             out.append(b"\x39" + _pack_fixed64(start))
         if end:
             out.append(b"\x41" + _pack_fixed64(end))
         out.append(self._attributes(b"\x4a", attributes))
-        dropped = span.dropped_attributes
-        if dropped:
-            out.append(b"\x50" + _varint(dropped))
-        for event in events or ():
-            out.append(_field(b"\x5a", self._event(event)))
-        dropped = span.dropped_events
-        if dropped:
-            out.append(b"\x60" + _varint(dropped))
-        for link in links or ():
-            out.append(_field(b"\x6a", self._link(link)))
-        dropped = span.dropped_links
-        if dropped:
-            out.append(b"\x70" + _varint(dropped))
+        if dropped_attributes:
+            out.append(b"\x50" + _varint(dropped_attributes))
+        if events:
+            for event in events:
+                out.append(_field(b"\x5a", self._event(event)))
+        if dropped_events:
+            out.append(b"\x60" + _varint(dropped_events))
+        if links:
+            for link in links:
+                out.append(_field(b"\x6a", self._link(link)))
+        if dropped_links:
+            out.append(b"\x70" + _varint(dropped_links))
         if status is not None:
-            body = b""
-            if status.description:
-                body = _field(b"\x12", _utf8(status.description))
-            code = status.status_code.value
-            if code:
-                body += b"\x18" + _varint(code)
-            out.append(_field(b"\x7a", body))
+            last = self._status
+            if last[0] is not status:  # a Status is immutable: the same object encodes the same
+                body = b""
+                if status.description:
+                    body = _field(b"\x12", _utf8(status.description))
+                code = status.status_code.value
+                if code:
+                    body += b"\x18" + _varint(code)
+                last = self._status = (status, _field(b"\x7a", body))
+            out.append(last[1])
         out.append(_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
         return b"".join(out)
 
