@@ -238,3 +238,39 @@ async def test_stream_without_usage_records_no_token_metrics(
     metrics = telemetry.metrics()
     assert sc.METRIC_TOKEN_USAGE not in metrics
     assert [p.count for p in metrics[sc.METRIC_OPERATION_DURATION]] == [1]
+
+
+@MODES
+async def test_a_changed_base_url_is_followed(
+    is_async: bool,
+    instrument: Callable[..., Telemetry],
+    replay: Callable[..., ReplayServer],
+    clients: Clients,
+) -> None:
+    """``client.base_url = ...`` between calls: the next span names the new server (the per-client target
+    is re-derived, not kept from the first call), and a client class whose property returns something
+    other than its stored ``_base_url`` is read through the property every call."""
+    telemetry = instrument()
+    name = "chat_stream_deepseek_usage"
+    first, second = replay(f"openai/{name}.json"), replay(f"openai/{name}.json")
+    client = clients.openai(first.url + "/beta", is_async)
+    for server in (first, second):
+        client.base_url = server.url + "/beta"
+        await consumed(await resolved(client.chat.completions.create(**body_of(name))))
+    ports = [s.attributes["server.port"] for s in telemetry.spans()]
+    assert ports == [port_of(first), port_of(second)]
+    assert targets.target(client).stored is client._base_url  # the shortcut was taken
+
+    class Renamed(type(client)):  # type: ignore[misc]
+        @property
+        def base_url(self) -> Any:
+            return self._renamed
+
+        @base_url.setter
+        def base_url(self, url: Any) -> None:
+            self._renamed = url
+
+    client.__class__ = Renamed
+    client.base_url = second.url + "/elsewhere"
+    assert targets.target(client).stored is None
+    assert targets.target(client).api_base == second.url + "/elsewhere"

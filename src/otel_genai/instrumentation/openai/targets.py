@@ -51,10 +51,18 @@ def provider_for_host(host: str, port: int | None = None) -> str:
 class Target:
     """Derived once per client and base URL, and kept on the client, so nothing global grows."""
 
-    __slots__ = ("api_base", "api_version", "base_url", "deployment", "host", "port", "provider")
+    __slots__ = (
+        "api_base", "api_version", "base_url", "cls", "deployment", "host", "port", "provider", "stored"
+    )  # fmt: skip
 
     def __init__(self, client: Any, base_url: Any) -> None:
         self.base_url = base_url
+        # The client's own _base_url when its class's base_url property returned exactly that (every
+        # openai release): then the same class and _base_url mean the same base_url, and the property,
+        # which runs an import statement per read in openai 2.x and 3.x, need not be read per call.
+        stored = getattr(client, "__dict__", {}).get("_base_url")
+        self.stored = stored if stored is base_url else None
+        self.cls = type(client)
         parts = urlsplit(str(base_url))
         self.api_base = scrub.url(str(base_url))  # no userinfo, no key in the query
         scrub.remember(getattr(client, "api_key", None))  # redacted wherever an error echoes it
@@ -72,8 +80,15 @@ class Target:
 
 
 def target(client: Any) -> Target:
-    base_url = client.base_url
     found = getattr(client, "_otel_genai_target", None)
+    if (
+        found is not None
+        and found.stored is not None
+        and found.cls is type(client)
+        and client.__dict__.get("_base_url") is found.stored
+    ):
+        return found
+    base_url = client.base_url
     if found is None or found.base_url is not base_url:  # base_url is settable: re-derive on change
         found = Target(client, base_url)
         with contextlib.suppress(Exception):  # a client that refuses attributes: derive each time
