@@ -125,6 +125,19 @@ def _legacy_name(name: str) -> bool:
     return name in _LEGACY_NAMES or name.startswith(_LEGACY_PREFIXES)
 
 
+_KNOWN_NAMES: dict[str, bool] = {}  # attribute name -> _legacy_name(name), for the names calls repeat
+
+
+def _is_legacy(name: str) -> bool:
+    """``_legacy_name``, remembered: a call's provider attributes are the same few names every time."""
+    known = _KNOWN_NAMES.get(name)
+    if known is None:
+        known = _legacy_name(name)
+        if len(_KNOWN_NAMES) < 1024:  # scope attributes carry application-chosen names
+            _KNOWN_NAMES[name] = known
+    return known
+
+
 _COUNT_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -201,6 +214,7 @@ class Recorder:
         self.settings = settings
         self.capture: ContentCapture = settings.capture_content
         self.capture_content = settings.capture_content.enabled  # providers read content only when True
+        self._content_on_span = settings.capture_content.on_span
         self._semconv = settings.semconv_attributes
         self._legacy = settings.legacy_attributes
         self._limit = settings.max_content_length
@@ -390,7 +404,7 @@ class Recorder:
                 if inv.request_model:
                     span.update_name(f"{inv.operation} {inv.request_model}")
             if span.is_recording():
-                if self.capture.on_span:
+                if self._content_on_span:
                     # Past the SDK's attribute count limit (128) the oldest keys are evicted: a long
                     # conversation's per-message legacy content must go first, never the operation,
                     # model or usage, so content is set before them and the start attributes again.
@@ -469,7 +483,7 @@ class Recorder:
                 a[sc.LEGACY_IS_STREAMING] = True
         semconv, legacy = self._semconv, self._legacy
         for key, value in inv.attributes.items():
-            if value is not None and (legacy if _legacy_name(key) else semconv):
+            if value is not None and (legacy if _is_legacy(key) else semconv):
                 a[key] = value
         return a
 

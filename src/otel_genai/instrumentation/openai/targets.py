@@ -80,7 +80,7 @@ class Target:
 
 
 def target(client: Any) -> Target:
-    found = getattr(client, "_otel_genai_target", None)
+    found: Target | None = getattr(client, "_otel_genai_target", None)
     if (
         found is not None
         and found.stored is not None
