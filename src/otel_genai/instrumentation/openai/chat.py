@@ -207,18 +207,6 @@ def output_message(message: Any, finish_reason: str) -> Message:
 _MAX_CHOICES = 128
 
 
-class _Fields:
-    """``get`` over an object's attributes, for a chunk that keeps no ``__dict__`` of fields."""
-
-    __slots__ = ("_obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self._obj = obj
-
-    def get(self, name: str) -> Any:
-        return getattr(self._obj, name, None)
-
-
 class ChatAccumulator(StreamFold):
     """Folds ``ChatCompletionChunk`` objects; keeps text and tool-call fragments only when capturing."""
 
@@ -247,35 +235,26 @@ class ChatAccumulator(StreamFold):
         self.filters: list[Any] = []  # Azure: each chunk's content_filter_results, read at the end
 
     def add(self, chunk: Any) -> bool:
-        # A model's fields are read from its __dict__ (pydantic keeps them there): an attribute lookup
-        # on a just-built model walks its class hierarchy, about 0.4 µs a chunk more in the stream loop.
-        fields = getattr(chunk, "__dict__", None)
-        if type(fields) is not dict:
-            fields = _Fields(chunk)
-        if self.envelope is None and fields.get("model"):
+        if self.envelope is None and getattr(chunk, "model", None):
             self.envelope = chunk
-        extra = getattr(chunk, "__pydantic_extra__", None)  # Azure's fields; a slot, no miss
+        extra = getattr(chunk, "__pydantic_extra__", None)  # Azure's fields; a dict lookup, no miss
         if extra and self.prompt_filters is None:
             self.prompt_filters = extra.get("prompt_filter_results")
-        usage = fields.get("usage")
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
-            if self.hide_usage_chunk and not fields.get("choices"):
+            if self.hide_usage_chunk and not chunk.choices:
                 return True
-        for choice in fields.get("choices") or ():
-            values = getattr(choice, "__dict__", None)
-            if type(values) is not dict:
-                values = _Fields(choice)
-            index = values.get("index")
+        for choice in chunk.choices:
+            index = choice.index
             if not isinstance(index, int) or not 0 <= index < _MAX_CHOICES:
                 continue
             if index > self.max_index:
                 self.max_index = index
-            reason = values.get("finish_reason")
-            if reason:
-                self.finish[index] = reason
+            if choice.finish_reason:
+                self.finish[index] = choice.finish_reason
             if self.capture:
-                self._add_delta(index, values.get("delta"))
+                self._add_delta(index, choice.delta)
             extra = getattr(choice, "__pydantic_extra__", None)
             if extra:
                 results = extra.get("content_filter_results")
