@@ -183,6 +183,10 @@ def test_cached_pairs_keep_bool_int_and_float_apart() -> None:
     for value in (1, True, 1.0, 0, False, 0.0, -0.0, "1"):
         assert_same([_span({"v": value})], encoder)
     assert_same([_span({"v": 1}), _span({"v": True}), _span({"v": 1.0})], encoder)
+    # tuples: only all-str ones are kept; an equal-looking tuple of other classes encodes as itself
+    for value in (("stop",), ("1",), (1,), (True,), (1.0,), ("stop",), ("a", "b"), ("1", 1), ()):
+        assert_same([_span({"r": value})], encoder)
+    assert ("stop",) in encoder._pairs[b"\x4a"]["r"] and (1,) not in encoder._pairs[b"\x4a"]["r"]
 
 
 def test_equal_scopes_of_distinct_objects_interleaved_group_like_the_sdk() -> None:
