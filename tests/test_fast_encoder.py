@@ -187,6 +187,7 @@ def test_cached_pairs_keep_bool_int_and_float_apart() -> None:
     for value in (("stop",), ("1",), (1,), (True,), (1.0,), ("stop",), ("a", "b"), ("1", 1), ()):
         assert_same([_span({"r": value})], encoder)
     assert ("stop",) in encoder._pairs[b"\x4a"]["r"] and (1,) not in encoder._pairs[b"\x4a"]["r"]
+    assert_same([_span({"r": ("a", ["b"])})], encoder)  # unhashable inside: no lookup error, as the SDK
 
 
 def test_equal_scopes_of_distinct_objects_interleaved_group_like_the_sdk() -> None:

@@ -206,7 +206,10 @@ class SpanEncoder:
             if cacheable:
                 values = by_key.get(key)
                 if values is not None:
-                    cached = values.get(value)
+                    try:
+                        cached = values.get(value)
+                    except TypeError:  # a tuple holding a list: encoded below, never kept
+                        cached = None
                     # True == 1 == 1.0 share a dict slot: the class tells their encodings apart
                     if cached is not None and cached[0] is cls:
                         append(cached[1])
