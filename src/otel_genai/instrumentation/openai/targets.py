@@ -36,6 +36,7 @@ PROVIDERS_BY_HOST: tuple[tuple[str, str], ...] = (
 )
 OLLAMA_PORT = 11434  # Ollama's OpenAI-compatible /v1 on its default port
 _AZURE_CLIENTS = frozenset({"AzureOpenAI", "AsyncAzureOpenAI"})
+_STORED = ("_base_url", "_configured_base_url")  # where openai releases keep what base_url returns
 
 
 def provider_for_host(host: str, port: int | None = None) -> str:
@@ -57,11 +58,13 @@ class Target:
 
     def __init__(self, client: Any, base_url: Any) -> None:
         self.base_url = base_url
-        # The client's own _base_url when its class's base_url property returned exactly that (every
-        # openai release): then the same class and _base_url mean the same base_url, and the property,
-        # which runs an import statement per read in openai 2.x and 3.x, need not be read per call.
-        stored = getattr(client, "__dict__", {}).get("_base_url")
-        self.stored = stored if stored is base_url else None
+        # The client's own attributes holding exactly what its base_url property returned (_base_url;
+        # _configured_base_url since openai 3.63): while the class and each of them are unchanged, so is
+        # base_url, and the property, which runs an import statement per read in openai 2.x and 3.x,
+        # need not be read per call. None: no such attribute, the property is read every call.
+        fields = getattr(client, "__dict__", {})
+        held = tuple((name, fields[name]) for name in _STORED if fields.get(name) is base_url)
+        self.stored = held or None
         self.cls = type(client)
         parts = urlsplit(str(base_url))
         self.api_base = scrub.url(str(base_url))  # no userinfo, no key in the query
@@ -81,13 +84,13 @@ class Target:
 
 def target(client: Any) -> Target:
     found: Target | None = getattr(client, "_otel_genai_target", None)
-    if (
-        found is not None
-        and found.stored is not None
-        and found.cls is type(client)
-        and client.__dict__.get("_base_url") is found.stored
-    ):
-        return found
+    if found is not None and found.stored is not None and found.cls is type(client):
+        fields = client.__dict__
+        for name, value in found.stored:  # one or two: a loop costs less than all() over a generator
+            if fields.get(name) is not value:
+                break
+        else:
+            return found
     base_url = client.base_url
     if found is None or found.base_url is not base_url:  # base_url is settable: re-derive on change
         found = Target(client, base_url)
